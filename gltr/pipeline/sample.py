@@ -1,0 +1,79 @@
+"""One raw file -> one prepared sample (runs in the worker processes)."""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gltr.pipeline.bodies import select_bodies, trim_leading_empty
+from gltr.pipeline.mpdp import mpdp_labels
+from gltr.pipeline.normalize import subsample, to_motion, valid_length
+from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
+
+
+class SampleError(ValueError):
+    """A data problem in one raw file; the message says what."""
+
+
+@dataclass
+class Sample:
+    sample_id: str
+    sha256: str
+    raw_bodies: int          # distinct body IDs in the raw file (1 for NW-UCLA)
+    joints: np.ndarray       # [L, P, K, 3] float32 camera coordinates of the selected bodies
+    motion: np.ndarray       # [L, P, K, 3] float32 model input
+    direction: np.ndarray    # [L, I, P, K] uint8
+    magnitude: np.ndarray    # [L, I, P, K] uint8
+
+
+def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: dict) -> Sample:
+    """Selected bodies [T, P, K, 3] -> valid frames, motion and MPDP labels."""
+    L = valid_length(x, len(x))
+    if L == 0:
+        raise SampleError("no valid frames: joint 0 of the first person is zero in every frame")
+    x = x[:L] if variant["dataset"] == "nwucla" else x[:variant["t_max"]]
+    if variant["dataset"] == "nwucla":
+        x = subsample(x, variant["t_max"])
+        L = len(x)
+    else:
+        L = min(L, variant["t_max"])
+    left, right = variant["shoulders"]
+    motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"])[:L]
+    direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant["intervals"])
+    return Sample(sample_id, sha, raw_bodies, np.ascontiguousarray(x[:L], dtype=np.float32), motion,
+                  direction.numpy(), magnitude.numpy())
+
+
+def read_ntu(path: Path, variant: dict) -> Sample:
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        skel = parse_skeleton(data)
+    except SkeletonError as e:
+        raise SampleError(str(e)) from None
+    if len(skel.frame) == 0:
+        raise SampleError(f"no bodies in any of its {skel.num_frames} frames")
+    x = trim_leading_empty(select_bodies(skel, variant["bodies"]))
+    return finish(path.name.split(".")[0], sha, len(np.unique(skel.body_id)), x, variant)
+
+
+def read_ucla(path: Path, variant: dict, expected_label: int) -> Sample:
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        record = json.loads(data)
+        x = np.asarray(record["skeletons"], dtype=np.float32)
+        label = record.get("label")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SampleError(f"not valid JSON of numbers: {str(e)[:80]}") from None
+    except (KeyError, TypeError):
+        raise SampleError("no 'skeletons' key in the JSON object") from None
+    if x.ndim != 3 or x.shape[1:] != (variant["joints"], 3):
+        raise SampleError(f"skeletons have shape {list(x.shape)}, expected [frames, {variant['joints']}, 3]")
+    if not np.isfinite(x).all():
+        raise SampleError("non-finite coordinates")
+    if label is not None and label - 1 != expected_label:
+        raise SampleError(f"label {label} in the file disagrees with the file name (class {expected_label + 1})")
+    return finish(path.stem, sha, 1, x[:, None], variant)      # [T, 1, K, 3]

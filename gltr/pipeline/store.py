@@ -1,0 +1,137 @@
+"""Streaming writers: the Zarr v3 store (frames of all samples, concatenated) and the WebDataset shards.
+
+Both take one sample at a time and hold at most one chunk / one shard member in memory.
+"""
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+FRAME_CHUNK = 8192
+
+
+class FrameArray:
+    """A Zarr array growing along axis 0, written in whole chunks (no read-modify-write)."""
+
+    def __init__(self, group, name: str, tail: tuple, dtype, dims: tuple):
+        self.array = group.create_array(name, shape=(0, *tail), chunks=(FRAME_CHUNK, *tail), dtype=dtype,
+                                        dimension_names=("frame", *dims))
+        self.pending, self.pending_frames, self.written = [], 0, 0
+
+    def append(self, x: np.ndarray) -> None:
+        self.pending.append(x)
+        self.pending_frames += len(x)
+        if self.pending_frames >= FRAME_CHUNK:
+            self._flush(whole_chunks_only=True)
+
+    def _flush(self, whole_chunks_only: bool) -> None:
+        block = np.concatenate(self.pending) if self.pending else None
+        n = self.pending_frames - (self.pending_frames % FRAME_CHUNK if whole_chunks_only else 0)
+        if n:
+            self.array.resize((self.written + n, *self.array.shape[1:]))
+            self.array[self.written:self.written + n] = block[:n]
+            self.written += n
+        self.pending = [block[n:]] if block is not None and n < len(block) else []
+        self.pending_frames = len(self.pending[0]) if self.pending else 0
+
+    def close(self) -> None:
+        self._flush(whole_chunks_only=False)
+
+
+class StoreWriter:
+    """store.zarr: joints, motion, mpdp_direction, mpdp_magnitude [F, ...] and offsets [N + 1]."""
+
+    def __init__(self, path: Path, variant: dict):
+        P, K, I = variant["persons"], variant["joints"], len(variant["intervals"])
+        self.group = zarr.open_group(path, mode="w")
+        self.arrays = {
+            "joints": FrameArray(self.group, "joints", (P, K, 3), "float32", ("person", "joint", "coord")),
+            "motion": FrameArray(self.group, "motion", (P, K, 3), "float32", ("person", "joint", "coord")),
+            "mpdp_direction": FrameArray(self.group, "mpdp_direction", (I, P, K), "uint8", ("interval", "person", "joint")),
+            "mpdp_magnitude": FrameArray(self.group, "mpdp_magnitude", (I, P, K), "uint8", ("interval", "person", "joint")),
+        }
+        self.offsets = [0]
+
+    def append(self, sample) -> int:
+        """Add one sample; return its frame offset."""
+        self.arrays["joints"].append(sample.joints)
+        self.arrays["motion"].append(sample.motion)
+        self.arrays["mpdp_direction"].append(sample.direction)
+        self.arrays["mpdp_magnitude"].append(sample.magnitude)
+        self.offsets.append(self.offsets[-1] + len(sample.motion))
+        return self.offsets[-2]
+
+    def close(self, attrs: dict) -> None:
+        for a in self.arrays.values():
+            a.close()
+        self.group.create_array("offsets", data=np.asarray(self.offsets, np.int64), dimension_names=("sample",))
+        self.group.attrs.update(attrs)
+
+
+def npy_bytes(x: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, x, allow_pickle=False)
+    return buf.getvalue()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ShardWriter:
+    """<dir>/<split>-NNNNNN.tar WebDataset shards plus <dir>/<split>.json (shards, counts, sha256).
+
+    Tar headers carry no time, user or group, so the same samples give byte-identical shards.
+    """
+
+    def __init__(self, directory: Path, split: str, shard_size: int):
+        self.dir, self.split, self.shard_size = directory, split, shard_size
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tar, self.count, self.shards = None, 0, []
+
+    def write(self, key: str, members: dict) -> None:
+        if self.tar is None or self.count == self.shard_size:
+            self._close_shard()
+            name = f"{self.split}-{len(self.shards):06d}.tar"
+            self.shards.append({"name": name, "num_samples": 0})
+            self.tar = tarfile.open(self.dir / name, "w", format=tarfile.USTAR_FORMAT)
+            self.count = 0
+        for ext, data in members.items():
+            info = tarfile.TarInfo(f"{key}.{ext}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            self.tar.addfile(info, io.BytesIO(data))
+        self.count += 1
+        self.shards[-1]["num_samples"] += 1
+
+    def _close_shard(self) -> None:
+        if self.tar is not None:
+            self.tar.close()
+            path = self.dir / self.shards[-1]["name"]
+            self.shards[-1].update(bytes=path.stat().st_size, sha256=sha256_file(path))
+            self.tar = None
+
+    def close(self, info: dict) -> dict:
+        self._close_shard()
+        index = {**info, "split": self.split, "num_samples": sum(s["num_samples"] for s in self.shards),
+                 "shards": self.shards}
+        (self.dir / f"{self.split}.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+        return index
+
+
+def sample_members(sample, label: int, meta: dict) -> dict:
+    """The WebDataset members of one sample: motion.npy, mpdp.npy, cls, json."""
+    mpdp = np.stack([sample.direction, sample.magnitude], axis=-1)     # [L, I, P, K, 2]
+    return {
+        "motion.npy": npy_bytes(sample.motion),                       # [L, P, K, 3] float32
+        "mpdp.npy": npy_bytes(mpdp),
+        "cls": str(label).encode(),
+        "json": json.dumps(meta, sort_keys=True).encode(),
+    }
