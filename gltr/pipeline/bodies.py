@@ -16,7 +16,7 @@ BODY_RULES = ("first2", "energy", "denoise")
 
 def slots_in_listing_order(skel: Skeleton, num_slots: int) -> np.ndarray:
     """[T, num_slots, K, 3]: slot m of frame t = the m-th body listed in frame t (extra bodies dropped)."""
-    out = np.zeros((skel.num_frames, num_slots, NUM_JOINTS, 3), np.float32)
+    out = np.zeros((skel.num_frames, num_slots, NUM_JOINTS, 3))
     if len(skel.frame) == 0:
         return out
     first_of_frame = np.searchsorted(skel.frame, skel.frame, side="left")
@@ -69,7 +69,7 @@ def select_denoise(skel: Skeleton, min_frames: int = 11, spread_ratio: float = 0
     if not bodies:  # every body filtered out: fall back to the listing order rather than lose the sample
         return select_first2(skel)
     bodies.sort(key=lambda b: -b[0])
-    out = np.zeros((T, 2, NUM_JOINTS, 3), np.float32)
+    out = np.zeros((T, 2, NUM_JOINTS, 3))
     used = np.zeros((2, T), bool)
     for _, frames, joints in bodies:
         for p in range(2):
@@ -81,7 +81,7 @@ def select_denoise(skel: Skeleton, min_frames: int = 11, spread_ratio: float = 0
 
 
 def select_bodies(skel: Skeleton, rule: str) -> np.ndarray:
-    """[T, 2, 25, 3] float32 by the named rule."""
+    """[T, 2, 25, 3] float64 by the named rule."""
     if rule == "first2":
         return select_first2(skel)
     if rule == "energy":

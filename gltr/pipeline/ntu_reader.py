@@ -25,7 +25,7 @@ class Skeleton:
     num_frames: int
     frame: np.ndarray    # [B] int64, frame index of each listed body (bodies in file order)
     body_id: np.ndarray  # [B] uint64, Kinect body ID of each listed body
-    joints: np.ndarray   # [B, 25, 3] float32, camera-space x, y, z in metres
+    joints: np.ndarray   # [B, 25, 3] float64, camera-space x, y, z in metres (as written)
 
 
 def _int(lines: list, i: int, what: str) -> int:
@@ -88,11 +88,11 @@ def parse_skeleton(data: bytes) -> Skeleton:
 
 
 def _parse_numbers(text: bytes, num_lines: int) -> np.ndarray | None:
-    """All joint numbers as float32, or None if the count or the columns are off."""
+    """All joint numbers as float64, or None if the count or the columns are off."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (instead of failing) on a non-numeric token
         try:
-            values = np.fromstring(text, dtype=np.float32, sep=" ")
+            values = np.fromstring(text, dtype=np.float64, sep=" ")
         except (ValueError, DeprecationWarning):
             return None
     if values.size != num_lines * JOINT_FIELDS:

@@ -1,0 +1,165 @@
+"""The `gltr` command line.
+
+    gltr synth ntu --out /tmp/raw --samples 200
+    gltr prepare ntu120 --raw /tmp/raw --out data/demo --workers 2
+    gltr inspect data/demo
+    gltr verify data/demo
+"""
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
+console = Console(stderr=True)
+out_console = Console()
+
+
+class Dataset(str, Enum):
+    ntu60 = "ntu60"
+    ntu120 = "ntu120"
+    nwucla = "nwucla"
+
+
+class Bodies(str, Enum):
+    first2 = "first2"
+    energy = "energy"
+    denoise = "denoise"
+
+
+class Rotation(str, Enum):
+    sequence = "sequence"
+    per_frame = "per-frame"
+
+
+class RawKind(str, Enum):
+    ntu = "ntu"
+    nwucla = "nwucla"
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} files/s", style="cyan")
+
+
+def fail(message: str, code: int = 2):
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def prepare(dataset: Dataset,
+            raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
+            out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
+            workers: int = typer.Option(1, min=1, help="parallel processes"),
+            bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
+            rotation: Rotation = typer.Option(Rotation.sequence, help="rotation sign: one per sequence (faithful) or per frame"),
+            shard_size: int = typer.Option(500, min=1, help="samples per WebDataset shard"),
+            overwrite: bool = typer.Option(False, help="replace an existing output folder")):
+    """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
+    from gltr.pipeline.prepare import exit_status, prepare as run_prepare
+    out = out or Path("data") / dataset.value
+    if dataset == Dataset.nwucla and bodies is not None:
+        fail("--bodies does not apply to NW-UCLA (one person per clip)")
+    columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(dataset.value, total=None)
+
+        def progress(advance, total):
+            bar.update(task, advance=advance, total=total)
+
+        def log(line):
+            bar.console.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
+        try:
+            report = run_prepare(dataset.value, raw, out, workers, bodies.value if bodies else None, rotation.value,
+                                 shard_size, overwrite, log=log, progress=progress)
+        except (FileExistsError, FileNotFoundError) as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)
+    table = Table(title=f"prepared {dataset.value} -> {out}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in report["counts"].items():
+        table.add_row(k.replace("_", " "), f"{v:,}")
+    for b, s in report["splits"].items():
+        table.add_row(f"{b} train / test", f"{s['train']:,} / {s['test']:,}")
+    table.add_row("files/s", f"{report['run']['files_per_s']:,}")
+    out_console.print(table)
+    if report["counts"]["failed"]:
+        console.print(f"[red]{report['counts']['failed']} file(s) failed[/red]: see {out / 'prepare.json'}")
+    raise typer.Exit(exit_status(report))
+
+
+@app.command()
+def verify(path: Path):
+    """Re-check the sha256 of every file of a prepared dataset."""
+    from gltr.pipeline.verify import verify as run_verify
+    problems = run_verify(path)
+    for p in problems:
+        console.print(f"[red]corrupt[/red] {path / p}" if ":" in p else p, highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out_console.print(f"{path}: all files match prepare.json")
+
+
+@app.command()
+def inspect(path: Path, as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")):
+    """Counts per split and class, a length histogram and the variant of a prepared dataset."""
+    from gltr.pipeline.inspect import summarize
+    if not (path / "prepare.json").exists():
+        fail(f"{path} is not a prepared dataset (no prepare.json)")
+    s = summarize(path)
+    if as_json:
+        out_console.print_json(json.dumps(s))
+        return
+    v = s["variant"]
+    out_console.print(f"[bold]{s['dataset']}[/bold]  bodies={v['bodies']} rotation={v['rotation']} "
+                      f"centre={v['centre_joint']} intervals={v['intervals']} t_max={v['t_max']}")
+    t = Table(title="samples per split and class")
+    t.add_column("split")
+    t.add_column("total", justify="right")
+    t.add_column("per class (label 0, 1, ...)")
+    for name, counts in s["per_class"].items():
+        t.add_row(name, str(sum(counts)), " ".join(map(str, counts)))
+    out_console.print(t)
+    h = Table(title=f"length (frames): min {s['length']['min']}, mean {s['length']['mean']:.1f}, max {s['length']['max']}")
+    h.add_column("frames")
+    h.add_column("samples", justify="right")
+    h.add_column("")
+    peak = max([b["count"] for b in s["length"]["histogram"]] + [1])
+    for b in s["length"]["histogram"]:
+        h.add_row(f"{b['from']}-{b['to']}", str(b["count"]), "█" * round(30 * b["count"] / peak))
+    out_console.print(h)
+
+
+@app.command()
+def synth(kind: RawKind, out: Path = typer.Option(...), samples: int = typer.Option(200, min=1),
+          seed: int = typer.Option(0), classes: int = typer.Option(10, min=1, max=120, help="NTU only")):
+    """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON formats."""
+    from gltr.pipeline.synth import synth_ntu, synth_nwucla
+    paths = synth_ntu(out, samples, seed, classes) if kind == RawKind.ntu else synth_nwucla(out, samples, seed)
+    out_console.print(f"wrote {len(paths)} {kind.value} files to {out}")
+
+
+@app.command()
+def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/")):
+    """Regenerate the semi-supervised sample lists in data_manifests/semi/ (deterministic)."""
+    from gltr.pipeline.sample_lists import generate
+    index = generate(data)
+    out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

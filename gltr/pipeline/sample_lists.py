@@ -1,0 +1,81 @@
+"""Fixed semi-supervised sample lists in data_manifests/semi/ (class-balanced 1 %, 5 %, 10 %, seeds 0-4).
+
+    gltr manifests --data ../shared/data        # regenerate (deterministic); `make manifests`
+
+Built from names only: the NTU available-name lists (missing samples already excluded) and the
+NW-UCLA file names. For each class of a benchmark's training set, round(p * n_class) names
+(at least 1) are drawn without replacement by numpy's PCG64 seeded with the seed.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gltr.pipeline.names import BENCHMARKS, MANIFESTS, label_of, ntu_in_scope, parse_ntu_name, parse_ucla_name, split_of
+
+PERCENTS = (1, 5, 10)
+SEEDS = (0, 1, 2, 3, 4)
+SEMI = MANIFESTS / "semi"
+
+
+def available_names(dataset: str, data: Path) -> list[str]:
+    if dataset == "nwucla":
+        return sorted(p.stem for p in (data / "nw_ucla" / "all_sqe").glob("*.json"))
+    names = (data / "ntu_available" / f"{dataset}_available.txt").read_text().split()
+    return sorted(n for n in names if ntu_in_scope(dataset, parse_ntu_name(n)))
+
+
+def fields_of(dataset: str, name: str) -> dict:
+    return parse_ucla_name(name) if dataset == "nwucla" else parse_ntu_name(name)
+
+
+def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int) -> list[str]:
+    """round(percent% of each class), at least one per class, drawn with PCG64(seed); sorted."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        k = max(1, int(round(percent / 100 * len(members))))
+        chosen.extend(names[i] for i in rng.choice(members, size=k, replace=False))
+    return sorted(chosen)
+
+
+def list_path(dataset: str, benchmark: str, percent: int, seed: int, root: Path = SEMI) -> Path:
+    return root / dataset / benchmark / f"{percent}pct_seed{seed}.txt"
+
+
+def generate(data: Path, root: Path = SEMI) -> dict:
+    """Write every list and semi/index.json (sha256 and size of each); return the index."""
+    index = {}
+    for dataset, benchmarks in BENCHMARKS.items():
+        names = available_names(dataset, data)
+        for benchmark in benchmarks:
+            train = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"]
+            labels = [label_of(dataset, fields_of(dataset, n)) for n in train]
+            for percent in PERCENTS:
+                for seed in SEEDS:
+                    subset = balanced_subset(train, labels, percent, seed)
+                    path = list_path(dataset, benchmark, percent, seed, root)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    text = "\n".join(subset) + "\n"
+                    path.write_text(text)
+                    index[str(path.relative_to(root))] = {
+                        "samples": len(subset), "train_samples": len(train),
+                        "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def read_list(dataset: str, benchmark: str, percent: int, seed: int) -> tuple[list[str], str]:
+    """(names, sha256) of a committed list; the sha256 is checked against semi/index.json."""
+    path = list_path(dataset, benchmark, percent, seed)
+    if not path.exists():
+        raise FileNotFoundError(f"no sample list {path} (percent must be one of {PERCENTS}, seed one of {SEEDS})")
+    text = path.read_text()
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    expected = json.loads((SEMI / "index.json").read_text())[str(path.relative_to(SEMI))]["sha256"]
+    if sha != expected:
+        raise ValueError(f"{path} was modified: sha256 {sha[:12]} differs from index.json {expected[:12]}")
+    return text.split(), sha
