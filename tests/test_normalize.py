@@ -79,7 +79,7 @@ def test_invariants_on_real_files(real):
     for path in real_files(real):
         s = read_ntu(path, variant)
         np.testing.assert_array_equal(s.motion[0, 0, 20], 0)           # trajectory starts at the origin
-        if (s.joints[0, 1] == 0).all():                                  # absent second person stays 0
+        if (s.joints[:, 1] == 0).all():                                  # absent second person stays 0
             assert (s.motion[:, 1] == 0).all()
         shoulder = s.motion[:, 0, 8] - s.motion[:, 0, 4]                 # [L, 3] after rotation
         raw = s.joints[:, 0, 8] - s.joints[:, 0, 4]

@@ -30,9 +30,9 @@ def test_every_real_file_parses_and_matches_a_line_by_line_reading(real):
         for _ in range(int(lines[0])):
             nb = int(lines[i]); i += 1
             for _ in range(nb):
-                xyz.append([[np.float32(v) for v in lines[i + 2 + j].split()[:3]] for j in range(25)])
+                xyz.append([[float(v) for v in lines[i + 2 + j].split()[:3]] for j in range(25)])
                 i += 27
-        np.testing.assert_array_equal(skel.joints, np.asarray(xyz, np.float32).reshape(-1, 25, 3))
+        np.testing.assert_array_equal(skel.joints, np.asarray(xyz).reshape(-1, 25, 3))
 
 
 def test_crlf_and_lf_give_the_same_result(real):
