@@ -18,7 +18,7 @@ from rich.text import Text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one line per problem, never wrapped
 out_console = Console()
 
 
@@ -104,7 +104,7 @@ def verify(path: Path):
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
     for p in problems:
-        console.print(f"[red]corrupt[/red] {path / p}" if ":" in p else p, highlight=False)
+        console.print(f"[red]corrupt[/red] {path / p}", highlight=False)
     if problems:
         raise typer.Exit(1)
     out_console.print(f"{path}: all files match prepare.json")

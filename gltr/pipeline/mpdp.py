@@ -22,21 +22,17 @@ def mpdp_labels(x: torch.Tensor, intervals=INTERVALS) -> tuple[torch.Tensor, tor
     Labels of padded frames are computed but meaningless; the loss masks them.
     """
     *lead, T, P, K, C = x.shape
-    t = torch.arange(T, device=x.device)
-    directions, magnitudes = [], []
-    for n in intervals:
-        past = x.index_select(-4, (t - n).clamp(min=0))          # [..., T, P, K, 3]
-        d = past - x
-        s = (d > 0).to(torch.uint8) * 2 + (d == 0).to(torch.uint8)
-        directions.append(s[..., 0] + 3 * s[..., 1] + 9 * s[..., 2])          # [..., T, P, K]
-        m = (d * d).sum(-1).sqrt()                                            # [..., T, P, K]
-        mag = torch.clamp(torch.floor(m / MAG_STEP) + 1, max=MAG_MAX)
-        magnitudes.append(torch.where(m == 0, torch.zeros_like(mag), mag).to(torch.uint8))
-    direction = torch.stack(directions, dim=-3)                  # [..., T, I, P, K]
-    magnitude = torch.stack(magnitudes, dim=-3)                  # [..., T, I, P, K]
+    n = torch.as_tensor(list(intervals), device=x.device)
+    past_index = (torch.arange(T, device=x.device) - n[:, None]).clamp(min=0)     # [I, T]
+    past = x.index_select(-4, past_index.flatten())                               # [..., I*T, P, K, 3]
+    past = past.unflatten(-4, (len(intervals), T)).movedim(-5, -4)               # [..., T, I, P, K, 3]
+    d = past - x.unsqueeze(-4)                                                    # [..., T, I, P, K, 3]
+    s = (d > 0).to(torch.uint8) * 2 + (d == 0).to(torch.uint8)
+    direction = s[..., 0] + 3 * s[..., 1] + 9 * s[..., 2]                          # [..., T, I, P, K]
+    m = (d * d).sum(-1).sqrt()                                                    # [..., T, I, P, K]
+    magnitude = torch.clamp(torch.floor(m / MAG_STEP) + 1, max=MAG_MAX)
+    magnitude = torch.where(m == 0, 0, magnitude).to(torch.uint8)
     if P > 1:
-        absent = x[..., :1, 1, :, :].sum((-1, -2, -3)) == 0      # [...] person 1 sums to 0 at frame 0
-        magnitude[..., 1, :] = torch.where(absent[..., None, None, None],
-                                           torch.full_like(magnitude[..., 1, :], ABSENT),
-                                           magnitude[..., 1, :])
+        absent = x[..., :1, 1, :, :].sum((-1, -2, -3)) == 0                     # [...] person 1 sums to 0 at frame 0
+        magnitude[..., 1, :] = torch.where(absent[..., None, None, None], ABSENT, magnitude[..., 1, :])
     return direction, magnitude

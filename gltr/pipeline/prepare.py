@@ -23,7 +23,7 @@ import gltr
 from gltr.pipeline.discover import Task, discover
 from gltr.pipeline.names import BENCHMARKS, NUM_CLASSES, split_of
 from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
-from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file
+from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_members
 from gltr.pipeline.variant import make_variant
 
 BATCH = 16  # files per worker task
@@ -42,11 +42,15 @@ def _init_worker(variant: dict) -> None:
 
 
 def _process(task: Task):
-    """Sample on success, else the reason as a string. Never raises for a data problem."""
+    """(Sample, tar bytes of its shard members) on success, else the reason as a string. Never raises for a data problem."""
     try:
         if _variant["dataset"] == "nwucla":
-            return read_ucla(task.path, _variant, task.label)
-        return read_ntu(task.path, _variant)
+            sample = read_ucla(task.path, _variant, task.label)
+        else:
+            sample = read_ntu(task.path, _variant)
+        meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
+                "dataset": _variant["dataset"], **task.fields}
+        return sample, tar_members(task.sample_id, sample_members(sample, task.label, meta))  # serialised here
     except SampleError as e:
         return str(e)
     except OSError as e:
@@ -60,7 +64,7 @@ def _process_batch(batch: list) -> list:
 
 
 def run_tasks(tasks: list, variant: dict, workers: int):
-    """Yield (task, Sample | reason) in task order, with at most ~4 batches per worker in flight."""
+    """Yield (task, (Sample, members) | reason) in task order, with at most ~4 batches per worker in flight."""
     batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
     if workers <= 1:
         _init_worker(variant)
@@ -127,13 +131,11 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
             failed.append({"file": rel, "reason": result})
             log(f"{rel}: {result}")
             continue
+        result, blob = result
         offset = store.append(result)
-        meta = {"sample_id": task.sample_id, "label": task.label, "length": len(result.motion),
-                "dataset": dataset, **task.fields}
-        members = sample_members(result, task.label, meta)
         for b in BENCHMARKS[dataset]:
             split = split_of(dataset, b, task.fields)
-            shard_writers[b, split].write(task.sample_id, members)
+            shard_writers[b, split].write(blob)
             columns[f"split_{b}"].append(split)
         for k, v in [("sample_id", task.sample_id), ("label", task.label), ("length", len(result.motion)),
                      ("offset", offset), ("raw_bodies", result.raw_bodies), ("source", rel),
@@ -168,7 +170,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         "failed": failed,
         "missing_skeleton": found.missing,
         "duplicates": found.duplicates,
-        "files": {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()},
+        "files": output_hashes(tmp, shard_writers.values()),
     }
     seconds = time.perf_counter() - start
     # "run" is the only part that differs between identical runs (times, worker count).
@@ -180,6 +182,13 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         shutil.rmtree(out)
     tmp.rename(out)
     return report
+
+
+def output_hashes(root: Path, shard_writers) -> dict:
+    """sha256 of every output file; the shards' were taken while they were written."""
+    known = {str((w.dir / s["name"]).relative_to(root)): s["sha256"] for w in shard_writers for s in w.shards}
+    return {rel: known.get(rel) or sha256_file(p)
+            for p in sorted(root.rglob("*")) if p.is_file() for rel in [str(p.relative_to(root))]}
 
 
 def exit_status(report: dict) -> int:

@@ -3,8 +3,9 @@
     gltr manifests --data ../shared/data        # regenerate (deterministic); `make manifests`
 
 Built from names only: the NTU available-name lists (missing samples already excluded) and the
-NW-UCLA file names. For each class of a benchmark's training set, round(p * n_class) names
-(at least 1) are drawn without replacement by numpy's PCG64 seeded with the seed.
+NW-UCLA file names. Class-balanced: every class of a benchmark's training set gets the same
+count, round(p * N_train / C) names (at least 1, at most the class's size), drawn without
+replacement by numpy's PCG64 seeded with the seed.
 """
 import hashlib
 import json
@@ -31,13 +32,15 @@ def fields_of(dataset: str, name: str) -> dict:
 
 
 def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int) -> list[str]:
-    """round(percent% of each class), at least one per class, drawn with PCG64(seed); sorted."""
+    """The same count from every class (percent% of the whole on average), PCG64(seed); sorted."""
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
+    classes = np.unique(labels)
+    per_class = max(1, int(round(percent / 100 * len(labels) / len(classes))))
     chosen = []
-    for c in np.unique(labels):
+    for c in classes:
         members = np.flatnonzero(labels == c)
-        k = max(1, int(round(percent / 100 * len(members))))
+        k = min(per_class, len(members))
         chosen.extend(names[i] for i in rng.choice(members, size=k, replace=False))
     return sorted(chosen)
 

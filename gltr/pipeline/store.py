@@ -86,37 +86,55 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class ShardWriter:
-    """<dir>/<split>-NNNNNN.tar WebDataset shards plus <dir>/<split>.json (shards, counts, sha256).
+BLOCK, RECORD = 512, 10240   # tar block and record sizes
 
-    Tar headers carry no time, user or group, so the same samples give byte-identical shards.
+
+def tar_members(key: str, members: dict) -> bytes:
+    """The bytes of one sample's tar members (header + data + padding each), position-independent.
+
+    Headers carry no time, user or group, so the same sample always gives the same bytes; the
+    workers build these and the writer only concatenates them.
     """
+    out = []
+    for ext, data in members.items():
+        info = tarfile.TarInfo(f"{key}.{ext}")
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        out += [info.tobuf(format=tarfile.USTAR_FORMAT), data, b"\0" * (-len(data) % BLOCK)]
+    return b"".join(out)
+
+
+class ShardWriter:
+    """<dir>/<split>-NNNNNN.tar WebDataset shards plus <dir>/<split>.json (shards, counts, sha256)."""
 
     def __init__(self, directory: Path, split: str, shard_size: int):
         self.dir, self.split, self.shard_size = directory, split, shard_size
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.tar, self.count, self.shards = None, 0, []
+        self.file, self.count, self.shards = None, 0, []
 
-    def write(self, key: str, members: dict) -> None:
-        if self.tar is None or self.count == self.shard_size:
+    def write(self, blob: bytes) -> None:
+        """Append one sample's tar members (from `tar_members`)."""
+        if self.file is None or self.count == self.shard_size:
             self._close_shard()
             name = f"{self.split}-{len(self.shards):06d}.tar"
             self.shards.append({"name": name, "num_samples": 0})
-            self.tar = tarfile.open(self.dir / name, "w", format=tarfile.USTAR_FORMAT)
+            self.file, self.hash, self.size = open(self.dir / name, "wb"), hashlib.sha256(), 0
             self.count = 0
-        for ext, data in members.items():
-            info = tarfile.TarInfo(f"{key}.{ext}")
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            self.tar.addfile(info, io.BytesIO(data))
+        self._put(blob)
         self.count += 1
         self.shards[-1]["num_samples"] += 1
 
+    def _put(self, data: bytes) -> None:
+        self.file.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+
     def _close_shard(self) -> None:
-        if self.tar is not None:
-            self.tar.close()
-            path = self.dir / self.shards[-1]["name"]
-            self.shards[-1].update(bytes=path.stat().st_size, sha256=sha256_file(path))
-            self.tar = None
+        if self.file is not None:
+            end = self.size + 2 * BLOCK                       # two zero blocks end a tar archive,
+            self._put(b"\0" * (2 * BLOCK + (-end % RECORD)))   # padded to a whole record like tarfile
+            self.file.close()
+            self.shards[-1].update(bytes=self.size, sha256=self.hash.hexdigest())
+            self.file = None
 
     def close(self, info: dict) -> dict:
         self._close_shard()

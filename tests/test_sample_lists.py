@@ -1,0 +1,50 @@
+import json
+from collections import Counter
+
+import pytest
+
+from gltr.pipeline.names import BENCHMARKS, label_of, split_of
+from gltr.pipeline.sample_lists import PERCENTS, SEEDS, SEMI, available_names, fields_of, generate, read_list
+
+
+def test_lists_regenerate_identically(real, tmp_path):
+    index = generate(real, tmp_path)
+    assert index == json.loads((SEMI / "index.json").read_text())
+    assert len(index) == 5 * len(PERCENTS) * len(SEEDS)
+
+
+@pytest.mark.parametrize("dataset, benchmark", [(d, b) for d, bs in BENCHMARKS.items() for b in bs])
+def test_lists_are_class_balanced_subsets_of_train(dataset, benchmark):
+    index = json.loads((SEMI / "index.json").read_text())
+    for percent in PERCENTS:
+        previous = None
+        for seed in SEEDS:
+            names, _ = read_list(dataset, benchmark, percent, seed)
+            assert len(names) == len(set(names)) == index[f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt"]["samples"]
+            fields = [fields_of(dataset, n) for n in names]
+            assert all(split_of(dataset, benchmark, f) == "train" for f in fields)
+            per_class = Counter(label_of(dataset, f) for f in fields)
+            train = index[f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt"]["train_samples"]
+            assert len(per_class) == {"ntu60": 60, "ntu120": 120, "nwucla": 10}[dataset]
+            assert len(set(per_class.values())) == 1                  # the same count in every class
+            assert abs(len(names) - percent / 100 * train) <= len(per_class) / 2
+            assert names != previous                        # seeds differ
+            previous = names
+
+
+def test_lists_contain_only_available_names(real):
+    names = set(available_names("ntu120", real))
+    for seed in SEEDS:
+        assert set(read_list("ntu120", "xsub", 10, seed)[0]) <= names
+
+
+def test_a_modified_list_is_refused(tmp_path, monkeypatch):
+    import gltr.pipeline.sample_lists as sl
+    root = tmp_path / "semi"
+    (root / "nwucla/view").mkdir(parents=True)
+    (root / "nwucla/view/5pct_seed0.txt").write_text("a01_s01_e00_v01\n")
+    (root / "index.json").write_text(json.dumps({"nwucla/view/5pct_seed0.txt": {"sha256": "0" * 64}}))
+    monkeypatch.setattr(sl, "SEMI", root)
+    monkeypatch.setattr(sl, "list_path", lambda d, b, p, s, root=root: root / d / b / f"{p}pct_seed{s}.txt")
+    with pytest.raises(ValueError, match="was modified"):
+        sl.read_list("nwucla", "view", 5, 0)
