@@ -157,6 +157,75 @@ def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder wit
     out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/")
 
 
+class Preset(str, Enum):
+    ntu = "ntu"
+    nwucla = "nwucla"
+    small = "small"
+    tiny = "tiny"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class PosInit(str, Enum):
+    zeros = "zeros"
+    sinusoid = "sinusoid"
+
+
+@app.command()
+def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(300, min=1, help="sequence length for GFLOPs"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Parameter counts (encoder, heads) and encoder forward GFLOPs per sequence."""
+    from gltr.model.gltransformer import PRESETS, count_parameters, forward_gflops
+    cfg = PRESETS[preset.value]()
+    if frames > cfg.t_max:
+        fail(f"--frames {frames} exceeds the preset's T_max {cfg.t_max}")
+    info = {"preset": preset.value, **count_parameters(cfg), "frames": frames,
+            "forward_gflops_per_sequence": round(forward_gflops(cfg, frames), 3), "config": cfg.to_dict()}
+    if as_json:
+        out_console.print_json(json.dumps(info))
+        return
+    out_console.print(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
+                      f"total {info['total']:,}; encoder forward {info['forward_gflops_per_sequence']:.1f} GFLOPs "
+                      f"per sequence of {frames} frames")
+
+
+@app.command()
+def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
+             benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
+             preset: Preset = typer.Option(Preset.ntu, help="model widths and depth"),
+             pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
+             epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
+             batch_size: int = typer.Option(128), lr: float = typer.Option(5e-5), weight_decay: float = typer.Option(0.1),
+             lr_decay: float = typer.Option(0.99, help="lr factor per epoch"),
+             precision: Precision = typer.Option(Precision.auto, help="auto: bf16 on GPU, fp32 on CPU"),
+             compile: bool = typer.Option(False, "--compile", help="torch.compile the model"),
+             trajectory_weight_all: bool = typer.Option(False, help="0.05 on every interval's trajectory tokens (not just interval 1)"),
+             augment: bool = typer.Option(True, help="temporal interpolation and shear"),
+             workers: int = typer.Option(2, min=0, help="loader processes per rank"),
+             seed: int = typer.Option(0), save_every: int = typer.Option(10, min=1),
+             max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
+             time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
+             out: Path = typer.Option(Path("runs/pretrain")), resume: bool = typer.Option(False, "--resume")):
+    """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
+    from gltr.train.pretrain import PretrainConfig, train
+    try:
+        summary = train(PretrainConfig(
+            data=str(data), benchmark=benchmark, out=str(out), preset=preset.value,
+            pos_init=pos_init.value if pos_init else None, epochs=epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, lr_decay=lr_decay, precision=precision.value, compile=compile,
+            trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,
+            save_every=save_every, max_steps=max_steps, time_budget_s=time_budget_min * 60 if time_budget_min else None,
+            resume=resume))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
+                      f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
+
+
 def main():
     app()
 

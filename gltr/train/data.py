@@ -1,0 +1,235 @@
+"""Streaming input pipeline over the prepared WebDataset shards: a list of small generator stages.
+
+    epoch_shards(index, seed, epoch)     the epoch's shard order (seeded shuffle) with global sample offsets
+    -> split_by_worker                   DataLoader worker w reads shards w, w + n, ... (n workers)
+    -> read_tar                          samples of each shard with their global index (stock webdataset tar reader)
+    -> split_by_node                     rank r keeps global indices i with i % world == r, before decoding:
+                                         every rank sees the whole shard sequence, so counts differ by at most 1
+    -> decode                            motion [L, P, K, 3] float32, stored mpdp [L, I, P, K, 2] uint8, label
+    -> shuffle                           seeded shuffle buffer
+    -> augment                           temporal interpolation, shear (pretraining)
+    ---- DataLoader boundary: worker streams are interleaved round-robin, deterministically ----
+    -> bucket_batches                    length-bucketed batches; exactly `num_batches` per rank per epoch
+    -> collate                           padded to the batch's longest clip, with a frame mask
+
+Every sample of the split is seen exactly once per epoch across all ranks, every rank yields
+the same number of batches (DDP never waits on a finished rank), and (epoch, batch) is the whole
+loader state: the epoch is rebuilt from its seeds and the first `batch` batches are skipped.
+"""
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from webdataset.tariterators import group_by_keys, tar_file_iterator
+
+from gltr.train.augment import interpolate, shear
+
+
+def read_index(data: Path, benchmark: str, split: str) -> dict:
+    path = Path(data) / "shards" / benchmark / f"{split}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {data} a prepared dataset with benchmark {benchmark!r}?")
+    index = json.loads(path.read_text())
+    index["dir"] = str(path.parent)
+    return index
+
+
+# ----------------------------------------------------------------------------- stages (workers)
+
+def epoch_shards(index: dict, seed: int, epoch: int, shuffle: bool):
+    """[(path, first global index)] in this epoch's order."""
+    shards = index["shards"]
+    order = np.random.default_rng([seed, epoch]).permutation(len(shards)) if shuffle else np.arange(len(shards))
+    start, out = 0, []
+    for i in order:
+        out.append((str(Path(index["dir"]) / shards[i]["name"]), start))
+        start += shards[i]["num_samples"]
+    return out
+
+
+def split_by_worker(shards, worker: int, workers: int):
+    yield from shards[worker::workers]
+
+
+def read_tar(shards, members=("motion.npy", "cls", "mpdp.npy")):
+    """(global index, {"__key__", member: bytes}) for every sample of every shard."""
+    wanted = tuple(f".{m}" for m in members)
+    for path, start in shards:
+        with open(path, "rb") as f:
+            files = tar_file_iterator(f, select_files=lambda name: name.endswith(wanted))
+            for i, sample in enumerate(group_by_keys(dict(item, __url__=path) for item in files)):
+                yield start + i, sample
+
+
+def split_by_node(samples, rank: int, world: int):
+    for i, sample in samples:
+        if i % world == rank:
+            yield sample
+
+
+def decode(samples):
+    for s in samples:
+        out = {"key": s["__key__"], "motion": np.load(io.BytesIO(s["motion.npy"])), "label": int(s["cls"])}
+        if "mpdp.npy" in s:
+            out["mpdp"] = np.load(io.BytesIO(s["mpdp.npy"]))
+        yield out
+
+
+def shuffle(samples, buffer: int, rng: np.random.Generator):
+    pool = []
+    for s in samples:
+        pool.append(s)
+        if len(pool) >= buffer:
+            yield pool.pop(int(rng.integers(len(pool))))
+    while pool:
+        yield pool.pop(int(rng.integers(len(pool))))
+
+
+def augment(samples, rng: np.random.Generator, t_max: int, centre: int, interpolation: bool, shear_amount: float):
+    for s in samples:
+        m = s["motion"]
+        if interpolation:
+            m = interpolate(m, rng, 0.1, t_max)
+        if shear_amount:
+            m = shear(m, rng, shear_amount, centre)
+        if m is not s["motion"]:
+            s = {**s, "motion": m}
+            s.pop("mpdp", None)            # stored labels no longer match: the trainer recomputes them
+        yield s
+
+
+# ----------------------------------------------------------------------------- stages (main process)
+
+def batch_sizes(count: int, num_batches: int) -> list[int]:
+    """Split `count` samples into `num_batches` near-equal batch sizes."""
+    return [count // num_batches + (1 if b < count % num_batches else 0) for b in range(num_batches)]
+
+
+def bucket_batches(samples, count: int, num_batches: int, window: int, rng: np.random.Generator | None):
+    """Exactly `num_batches` batches covering the `count` samples: each window of `window` batches'
+    worth of samples is sorted by length and cut into batches (shuffled within the window when rng)."""
+    sizes = batch_sizes(count, num_batches)
+    it = iter(samples)
+    for w in range(0, num_batches, window):
+        chunk_sizes = sizes[w:w + window]
+        pool = [next(it) for _ in range(sum(chunk_sizes))]
+        pool.sort(key=lambda s: len(s["motion"]))
+        batches, at = [], 0
+        for n in chunk_sizes:
+            batches.append(pool[at:at + n])
+            at += n
+        order = rng.permutation(len(batches)) if rng is not None else range(len(batches))
+        for b in order:
+            yield batches[b]
+    leftover = next(it, None)
+    assert leftover is None, "loader produced more samples than planned"
+
+
+def collate(batch: list) -> dict:
+    """Pad to the batch's longest clip: motion [B, T_b, P, K, 3], mask [B, T_b], label [B]."""
+    lengths = [len(s["motion"]) for s in batch]
+    T = max(lengths)
+    P, K, _ = batch[0]["motion"].shape[1:]
+    motion = np.zeros((len(batch), T, P, K, 3), np.float32)
+    mask = np.zeros((len(batch), T), bool)
+    for b, s in enumerate(batch):
+        motion[b, :lengths[b]] = s["motion"]
+        mask[b, :lengths[b]] = True
+    out = {"motion": torch.from_numpy(motion), "mask": torch.from_numpy(mask),
+           "label": torch.tensor([s["label"] for s in batch]), "key": [s["key"] for s in batch],
+           "length": torch.tensor(lengths)}
+    if all("mpdp" in s for s in batch):
+        mpdp = np.zeros((len(batch), T, *batch[0]["mpdp"].shape[1:]), np.uint8)
+        for b, s in enumerate(batch):
+            mpdp[b, :lengths[b]] = s["mpdp"]
+        out["mpdp"] = torch.from_numpy(mpdp)
+    return out
+
+
+# ----------------------------------------------------------------------------- the loader
+
+@dataclass
+class LoaderConfig:
+    batch_size: int = 128
+    workers: int = 2
+    seed: int = 0
+    shuffle: bool = True
+    shuffle_buffer: int = 1000
+    interpolation: bool = False
+    shear: float = 0.0
+    bucket_window: int = 8          # batches sorted by length together
+    keep_labels: bool = True        # decode the stored MPDP labels too
+    subset: frozenset | None = None  # keep only these sample ids (semi-supervised lists)
+
+
+class _EpochStream(IterableDataset):
+    """One rank's samples of one epoch, produced by the worker stages."""
+
+    def __init__(self, index, cfg: LoaderConfig, epoch: int, rank: int, world: int, t_max: int, centre: int):
+        self.index, self.cfg, self.epoch, self.rank, self.world = index, cfg, epoch, rank, world
+        self.t_max, self.centre = t_max, centre
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, self.epoch, self.rank, worker])
+        members = ("motion.npy", "cls", "mpdp.npy") if cfg.keep_labels else ("motion.npy", "cls")
+        stream = epoch_shards(self.index, cfg.seed, self.epoch, cfg.shuffle)
+        stream = split_by_worker(stream, worker, workers)
+        stream = read_tar(stream, members)
+        stream = split_by_node(stream, self.rank, self.world)
+        if cfg.subset is not None:
+            stream = (s for s in stream if s["__key__"] in cfg.subset)
+        stream = decode(stream)
+        if cfg.shuffle:
+            stream = shuffle(stream, cfg.shuffle_buffer, rng)
+        stream = augment(stream, rng, self.t_max, self.centre, cfg.interpolation, cfg.shear)
+        return stream
+
+
+class ShardLoader:
+    """Batches of one benchmark split for one rank; `epoch(e, skip)` is deterministic."""
+
+    def __init__(self, data: Path, benchmark: str, split: str, cfg: LoaderConfig, rank: int = 0, world: int = 1):
+        self.index = read_index(data, benchmark, split)
+        self.cfg, self.rank, self.world = cfg, rank, world
+        variant = self.index["variant"]
+        self.t_max, self.centre = variant["t_max"], variant["centre_joint"]
+        if cfg.subset is None:
+            ids = range(self.index["num_samples"])
+            self.count = len(ids[rank::world])                       # samples on this rank
+            total = self.index["num_samples"]
+        else:
+            self.count, total = self._subset_count()
+        self.num_batches = max(1, math.ceil(math.ceil(total / world) / cfg.batch_size)) if total else 0
+
+    def _subset_count(self) -> tuple[int, int]:
+        """(samples on this rank, in all) of the subset that this split holds, from manifest.parquet."""
+        import pyarrow.parquet as pq
+        if self.world > 1:
+            raise ValueError("sample subsets (semi-supervised lists) run on one process")
+        root = Path(self.index["dir"]).parents[1]
+        manifest = pq.read_table(root / "manifest.parquet", columns=["sample_id", f"split_{self.index['benchmark']}"])
+        ids, splits = manifest.column(0).to_pylist(), manifest.column(1).to_pylist()
+        total = sum(1 for i, s in zip(ids, splits) if s == self.index["split"] and i in self.cfg.subset)
+        return total, total
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def epoch(self, epoch: int, skip: int = 0):
+        """Yield the epoch's batches (collated), after skipping the first `skip`."""
+        stream = _EpochStream(self.index, self.cfg, epoch, self.rank, self.world, self.t_max, self.centre)
+        workers = min(self.cfg.workers, len(self.index["shards"]))
+        samples = DataLoader(stream, batch_size=None, num_workers=workers) if workers > 0 else stream
+        rng = np.random.default_rng([self.cfg.seed, epoch, self.rank, 1 << 16]) if self.cfg.shuffle else None
+        batches = bucket_batches(samples, self.count, self.num_batches, self.cfg.bucket_window, rng)
+        for b, batch in enumerate(batches):
+            if b >= skip:
+                yield collate(batch)
