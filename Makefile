@@ -7,8 +7,15 @@ SPLIT   ?= $(if $(filter nwucla,$(DATASET)),view,xsub)
 RAW     ?= raw/$(DATASET)
 DATA    ?= data/$(DATASET)
 WORKERS ?= 2
+NGPU    ?= 1
+PRESET  ?= $(if $(filter nwucla,$(DATASET)),nwucla,ntu)
+RUN     ?= runs/$(DATASET)-$(SPLIT)-$(PRESET)
+ARGS    ?=
+# one process, or torchrun with NGPU processes (multi-node: add torchrun's --nnodes/--rdzv options to TORCHRUN)
+TORCHRUN ?= $(BIN)/torchrun --nproc_per_node $(NGPU)
+GLTR_RUN := $(if $(filter-out 1,$(NGPU)),$(TORCHRUN) -m gltr.cli.main,$(BIN)/gltr)
 
-.PHONY: setup test fulltest demo prepare manifests bench clean
+.PHONY: setup test fulltest demo prepare manifests pretrain bench clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +33,9 @@ fulltest: setup
 
 prepare: setup
 	$(BIN)/gltr prepare $(DATASET) --raw $(RAW) --out $(DATA) --workers $(WORKERS)
+
+pretrain: setup
+	$(GLTR_RUN) pretrain --data $(DATA) --benchmark $(SPLIT) --preset $(PRESET) --out $(RUN) $(ARGS)
 
 manifests: setup
 	$(BIN)/gltr manifests --data ../shared/data

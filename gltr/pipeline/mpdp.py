@@ -22,16 +22,15 @@ def mpdp_labels(x: torch.Tensor, intervals=INTERVALS) -> tuple[torch.Tensor, tor
     Labels of padded frames are computed but meaningless; the loss masks them.
     """
     *lead, T, P, K, C = x.shape
-    n = torch.as_tensor(list(intervals), device=x.device)
-    past_index = (torch.arange(T, device=x.device) - n[:, None]).clamp(min=0)     # [I, T]
-    past = x.index_select(-4, past_index.flatten())                               # [..., I*T, P, K, 3]
-    past = past.unflatten(-4, (len(intervals), T)).movedim(-5, -4)               # [..., T, I, P, K, 3]
-    d = past - x.unsqueeze(-4)                                                    # [..., T, I, P, K, 3]
-    s = (d > 0).to(torch.uint8) * 2 + (d == 0).to(torch.uint8)
-    direction = s[..., 0] + 3 * s[..., 1] + 9 * s[..., 2]                          # [..., T, I, P, K]
-    m = (d * d).sum(-1).sqrt()                                                    # [..., T, I, P, K]
-    magnitude = torch.clamp(torch.floor(m / MAG_STEP) + 1, max=MAG_MAX)
-    magnitude = torch.where(m == 0, 0, magnitude).to(torch.uint8)
+    d = x.new_empty(*lead, T, len(intervals), P, K, 3)                        # [..., T, I, P, K, 3]
+    for i, n in enumerate(intervals):
+        n = min(n, T)
+        d[..., n:, i, :, :, :] = x[..., :T - n, :, :, :] - x[..., n:, :, :, :]   # X(t - n) - X(t)
+        d[..., :n, i, :, :, :] = x[..., :1, :, :, :] - x[..., :n, :, :, :]       # X(0) - X(t) for t < n
+    weights = torch.tensor([1.0, 3.0, 9.0], dtype=x.dtype, device=x.device)
+    direction = (torch.sign(d) @ weights + 13).to(torch.uint8)                   # sum (sign + 1) * 3^axis
+    m = (d * d).sum(-1).sqrt_()                                                   # [..., T, I, P, K]
+    magnitude = torch.floor_(m / MAG_STEP).add_(1).clamp_(max=MAG_MAX).mul_(m > 0).to(torch.uint8)
     if P > 1:
         absent = x[..., :1, 1, :, :].sum((-1, -2, -3)) == 0                     # [...] person 1 sums to 0 at frame 0
         magnitude[..., 1, :] = torch.where(absent[..., None, None, None], ABSENT, magnitude[..., 1, :])

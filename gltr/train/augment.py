@@ -13,10 +13,11 @@ def interpolate(motion: np.ndarray, rng: np.random.Generator, ratio: float = 0.1
     if new_len == L:
         return motion
     pos = np.linspace(0, L - 1, new_len)                    # [L'] source positions
-    lo = np.floor(pos).astype(np.int64)
+    lo = pos.astype(np.int64)                               # floor (pos >= 0)
     hi = np.minimum(lo + 1, L - 1)
     w = (pos - lo).astype(np.float32)[:, None, None, None]  # [L', 1, 1, 1]
-    return (motion[lo] * (1 - w) + motion[hi] * w).astype(np.float32)
+    low = motion[lo]
+    return low + (motion[hi] - low) * w
 
 
 def shear(motion: np.ndarray, rng: np.random.Generator, amount: float = 0.3, centre: int = 20) -> np.ndarray:
@@ -24,6 +25,6 @@ def shear(motion: np.ndarray, rng: np.random.Generator, amount: float = 0.3, cen
     A = np.eye(3, dtype=np.float32)
     off = ~np.eye(3, dtype=bool)
     A[off] = rng.uniform(-amount, amount, 6)
-    out = motion @ A.T                                       # [L, P, K, 3]
+    out = motion @ A.T                                       # [L, P, K, 3] float32
     out[:, :, centre] = motion[:, :, centre]
-    return out.astype(np.float32)
+    return out
