@@ -15,7 +15,16 @@ ARGS    ?=
 TORCHRUN ?= $(BIN)/torchrun --nproc_per_node $(NGPU)
 GLTR_RUN := $(if $(filter-out 1,$(NGPU)),$(TORCHRUN) -m gltr.cli.main,$(BIN)/gltr)
 
-.PHONY: setup test fulltest demo prepare manifests pretrain bench clean
+CKPT    ?= $(RUN)/checkpoints/latest.pt
+PERCENT ?= 5
+SEEDS   ?= 0 1 2 3 4
+REAL    ?= ../shared/data
+# the real-data evidence run (README): NW-UCLA, small() preset, a bounded CPU budget
+EV_DATA ?= data/nwucla
+EV_RUN  ?= runs/nwucla-small
+EV_EPOCHS ?= 25
+
+.PHONY: setup test fulltest demo prepare manifests pretrain linear knn semi report evidence bench clean
 
 setup: $(VENV)/.installed
 
@@ -37,14 +46,31 @@ prepare: setup
 pretrain: setup
 	$(GLTR_RUN) pretrain --data $(DATA) --benchmark $(SPLIT) --preset $(PRESET) --out $(RUN) $(ARGS)
 
+linear: setup
+	$(BIN)/gltr linear --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) $(ARGS)
+
+knn: setup
+	$(BIN)/gltr knn --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) $(ARGS)
+
+semi: setup
+	$(BIN)/gltr semi --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) --percent $(PERCENT) $(foreach s,$(SEEDS),--seed $(s)) $(ARGS)
+
+report: setup
+	$(BIN)/gltr report $(RUN)
+
+evidence: setup
+	$(BIN)/gltr prepare nwucla --raw $(REAL)/nw_ucla --out $(EV_DATA) --workers $(WORKERS) --overwrite
+	$(BIN)/gltr pretrain --data $(EV_DATA) --benchmark view --preset small --lr 5e-4 --batch-size 64 \
+		--epochs $(EV_EPOCHS) --workers 1 --out $(EV_RUN)
+	$(BIN)/gltr linear --checkpoint $(EV_RUN)/checkpoints/latest.pt --data $(EV_DATA) --benchmark view
+	$(BIN)/gltr linear --random-init --preset small --data $(EV_DATA) --benchmark view --out $(EV_RUN)-random
+	$(BIN)/gltr report $(EV_RUN) $(EV_RUN)-random --out $(EV_RUN)/report.md
+
 manifests: setup
 	$(BIN)/gltr manifests --data ../shared/data
 
 demo: setup
-	rm -rf demo
-	$(BIN)/gltr synth ntu --out demo/raw --samples 240 --classes 6 --seed 0
-	$(BIN)/gltr prepare ntu120 --raw demo/raw --out demo/data --workers $(WORKERS) --shard-size 64
-	$(BIN)/gltr inspect demo/data
+	$(BIN)/gltr demo --out demo --workers $(WORKERS)
 
 bench: setup
 	$(BIN)/python -m gltr.bench --out bench

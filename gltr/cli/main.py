@@ -226,6 +226,123 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
 
 
+def random_init_spec(data: Path, benchmark: str, preset: Preset, seed: int) -> dict:
+    """What `--random-init` probes: the preset on this dataset, freshly initialised with `seed`."""
+    from gltr.train.data import read_index
+    from gltr.train.pretrain import PretrainConfig, model_config
+    variant = read_index(data, benchmark, "train")["variant"]
+    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset.value), variant)
+    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
+
+
+def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None):
+    if (checkpoint is None) == (not random_init):
+        fail("give either --checkpoint or --random-init")
+    if random_init and out is None:
+        fail("--random-init needs --out (there is no checkpoint run folder)")
+
+
+@app.command()
+def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.pt)"),
+           data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+           epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
+           batch_size: int = typer.Option(1024), lr: float = typer.Option(3e-3), seed: int = typer.Option(0),
+           protocol: str = typer.Option("cached", help="cached (fast) or reference (re-encode every epoch, as the original)"),
+           augment: bool = typer.Option(True, help="reference protocol: interpolation on the training split"),
+           dropout: bool = typer.Option(True, help="reference protocol: dropout left active in the encoder"),
+           workers: int = typer.Option(2, min=0), out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
+           random_init: bool = typer.Option(False, "--random-init", help="probe a randomly initialised encoder"),
+           preset: Preset = typer.Option(Preset.small, help="with --random-init: the model widths")):
+    """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
+    from gltr.train.evaluate import LinearConfig, linear_eval
+    eval_target(checkpoint, random_init, out)
+    try:
+        r = linear_eval(LinearConfig(
+            data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs,
+            batch_size=batch_size, lr=lr, protocol=protocol, augment=augment, dropout=dropout, seed=seed,
+            workers=workers, out=str(out) if out else None,
+            random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    best = r["best_epoch_on_test_set"]
+    out_console.print(f"linear {r['dataset']}/{benchmark} ({r['protocol']}, {r['epochs']} epochs): top-1 {r['top1']:.2f}  "
+                      f"top-5 {r['top5']:.2f}   \\[best epoch on the test set, not a result: {best['top1']:.2f} at epoch {best['epoch']}]")
+
+
+@app.command()
+def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+        k: int = typer.Option(20, min=1), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
+        random_init: bool = typer.Option(False, "--random-init"), seed: int = typer.Option(0),
+        preset: Preset = typer.Option(Preset.small)):
+    """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
+    from gltr.train.evaluate import KnnConfig, knn_eval
+    eval_target(checkpoint, random_init, out)
+    try:
+        r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None,
+                               k=k, workers=workers, out=str(out) if out else None,
+                               random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    out_console.print(f"knn {r['dataset']}/{benchmark} (k={k}): top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
+
+
+@app.command()
+def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+         percent: int = typer.Option(..., help="1, 5 or 10"),
+         seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
+         epochs: int = typer.Option(100), batch_size: int = typer.Option(64), lr: float = typer.Option(1e-4),
+         head_lr: float = typer.Option(1e-3), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
+         random_init: bool = typer.Option(False, "--random-init"), preset: Preset = typer.Option(Preset.small)):
+    """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
+    from gltr.train.evaluate import run_folder
+    from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
+    eval_target(checkpoint, random_init, out)
+    results = []
+    try:
+        for s in seed:
+            cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s,
+                             checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs, batch_size=batch_size,
+                             lr=lr, head_lr=head_lr, workers=workers, out=str(out) if out else None,
+                             random_init=random_init_spec(data, benchmark, preset, s) if random_init else None)
+            r = semi_eval(cfg)
+            out_console.print(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
+                              f"({r['train_samples']} labelled samples)")
+            results.append(r)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    if len(results) > 1:
+        m = summarize_seeds(results, run_folder(cfg))
+        out_console.print(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
+                          f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
+
+
+@app.command()
+def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eval/*.json)"),
+           out: Path = typer.Option(None, help="also write the table to this file")):
+    """All evaluation results of the runs as a markdown table beside the paper's numbers."""
+    from gltr.train.report import collect, markdown
+    rows = collect(runs)
+    if not rows:
+        fail(f"no evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
+    table = markdown(rows)
+    if out:
+        out.write_text(table)
+    print(table, end="")
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo")), samples: int = typer.Option(240, min=20),
+         classes: int = typer.Option(6, min=2), epochs: int = typer.Option(12, min=1),
+         probe_epochs: int = typer.Option(200, min=1), workers: int = typer.Option(2, min=1)):
+    """Synthesise -> prepare -> pretrain tiny() -> linear probe (vs random init) -> results table."""
+    from gltr.demo import demo as run_demo
+    result = run_demo(out, samples, classes, epochs, probe_epochs, workers,
+                      log=lambda line: console.print(line, highlight=False, markup=False))
+    print(result["table"], end="")
+    out_console.print(f"pretrained encoder: top-1 {result['pretrained_top1']:.1f}%   "
+                      f"random encoder: top-1 {result['random_top1']:.1f}%   (chance {100 / classes:.1f}%)")
+
+
 def main():
     app()
 

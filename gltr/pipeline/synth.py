@@ -5,7 +5,7 @@
 NTU: `.skeleton` text (12 fields per joint line), half LF and half CRLF; actions >= 50 are
 two-person; about a fifth of the files carry a static noise body, a few start with empty
 frames. NW-UCLA: `all_sqe`-style JSON. Each class moves its own limb at its own frequency
-and walks its own way, so a model can learn the classes.
+and walks its own way, holding another limb out, so a model can learn the classes.
 """
 import json
 from pathlib import Path
@@ -37,6 +37,8 @@ def class_motion(rng, label: int, T: int, pose: np.ndarray, limbs: list) -> np.n
     x = np.repeat(pose[None], T, 0) + rng.normal(0, 0.004, (T, len(pose), 3))
     axis = (label // 2) % 3
     x[:, limb, axis] += amp * np.sin(freq * t + rng.uniform(0, 0.3))
+    posture = limbs[(label + 1) % len(limbs)]            # a class-specific posture: one limb held out
+    x[:, posture, (label // 3) % 3] += 0.12 * (1 + label % 2) * rng.uniform(0.8, 1.2)
     heading = 2 * np.pi * label / 7
     walk = 0.004 * (1 + label % 3) * np.stack([np.cos(heading), 0 * heading, np.sin(heading)]) * t  # [T, 3]
     x += walk[:, None]

@@ -1,0 +1,76 @@
+import hashlib
+import json
+
+import pytest
+import torch
+
+from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, knn_predict, linear_eval
+from gltr.train.pretrain import PretrainConfig, train
+from gltr.train.report import collect, markdown
+
+
+@pytest.fixture(scope="module")
+def tiny_run(synth_ntu_prepared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny_run")
+    train(PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(out), preset="tiny", epochs=1,
+                         batch_size=8, lr=1e-3, workers=0))
+    return out
+
+
+def test_cached_and_reference_protocols_agree_without_augmentation_and_dropout(synth_ntu_prepared, tiny_run):
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
+                  epochs=5, batch_size=16, workers=0)
+    cached = linear_eval(LinearConfig(protocol="cached", **common))
+    reference = linear_eval(LinearConfig(protocol="reference", augment=False, dropout=False, **common))
+    assert cached["history"] == reference["history"]
+    for a, b in zip(cached["head"].parameters(), reference["head"].parameters()):
+        assert torch.equal(a, b)
+    assert list((tiny_run / "eval").glob("features-*-xsub-train.pt"))      # the cache, named by checkpoint hash
+
+
+def test_result_json_fields(synth_ntu_prepared, tiny_run):
+    linear_eval(LinearConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
+                             epochs=3, batch_size=16, workers=0))
+    r = json.loads((tiny_run / "eval/linear-xsub.json").read_text())
+    weights_sha = hashlib.sha256((tiny_run / "checkpoints/latest.pt").read_bytes()).hexdigest()
+    assert r["checkpoint_sha256"] == weights_sha
+    assert r["top1"] == r["history"][-1]["top1"] and r["top5"] == r["history"][-1]["top5"]
+    assert r["best_epoch_on_test_set"]["top1"] == max(h["top1"] for h in r["history"])
+    assert r["protocol"] == "cached" and r["dataset_variant"]["bodies"] == "energy" and r["epochs"] == 3
+    assert r["git_commit"] and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
+    assert 0 <= r["top1"] <= r["top5"] <= 100
+    prepare_report = json.loads((synth_ntu_prepared / "prepare.json").read_text())
+    assert r["dataset_manifest_sha256"] == prepare_report["files"]["manifest.parquet"]
+    knn = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
+                             k=5, workers=0))
+    assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub.json").exists()
+    table = markdown(collect([tiny_run]))
+    assert "| linear | ntu120 | xsub | cached |" in table and "| 66.0 |" in table and "| knn |" in table
+
+
+def test_knn_vote_on_separable_features():
+    torch.manual_seed(0)
+    centres = torch.randn(4, 16) * 5
+    train_y = torch.arange(4).repeat(10)
+    train_f = centres[train_y] + torch.randn(40, 16) * 0.1
+    test_y = torch.arange(4).repeat(3)
+    scores = knn_predict(train_f, train_y, centres[test_y] + torch.randn(12, 16) * 0.1, k=5, num_classes=4)
+    assert torch.equal(scores.argmax(1), test_y)
+
+
+def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
+    from gltr.pipeline.sample_lists import read_list
+    from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
+    from gltr.cli.main import Preset, random_init_spec
+    results = []
+    for seed in (0, 1):
+        cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=seed, epochs=1, workers=0,
+                         out=str(tmp_path), random_init=random_init_spec(ucla_prepared, "view", Preset.tiny, seed))
+        r = semi_eval(cfg)
+        names, sha = read_list("nwucla", "view", 5, seed)
+        assert r["used_samples"] == sorted(names) and r["listed_but_not_prepared"] == []
+        assert r["sample_list_sha256"] == sha and r["test_samples"] == 464
+        results.append(r)
+    summary = summarize_seeds(results, tmp_path)
+    assert summary["seeds"] == [0, 1] and abs(summary["top1"] - (results[0]["top1"] + results[1]["top1"]) / 2) < 1e-9
+    assert (tmp_path / "eval/semi-view-5pct.json").exists()
