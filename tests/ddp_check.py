@@ -1,5 +1,4 @@
 """Run under `torchrun --nproc_per_node 2`: pretrain a few steps, record the samples each rank saw."""
-import hashlib
 import json
 import os
 import sys

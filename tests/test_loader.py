@@ -1,6 +1,5 @@
 from collections import Counter
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch

@@ -5,7 +5,7 @@ import torch
 import naive
 from gltr.pipeline.bodies import select_bodies, trim_leading_empty
 from gltr.pipeline.mpdp import mpdp_labels
-from gltr.pipeline.normalize import to_motion, valid_length
+from gltr.pipeline.normalize import valid_length
 from gltr.pipeline.ntu_reader import parse_skeleton
 from gltr.pipeline.sample import read_ntu
 from gltr.pipeline.variant import make_variant

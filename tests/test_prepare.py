@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
-import pytest
 
 from gltr.pipeline.prepare import prepare
 from gltr.pipeline.verify import verify

@@ -5,7 +5,6 @@ Each timing is the best of two runs (this machine is noisy). Raw input: copies o
 does not grow with the file count.
 """
 import json
-import resource
 import shutil
 import subprocess
 import sys

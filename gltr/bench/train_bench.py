@@ -5,10 +5,8 @@
 - the input pipeline's samples/s on one worker: tar read, decode, shuffle, interpolation,
   shear, bucketing, collate and the MPDP labels of the batch.
 """
-import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -16,7 +16,7 @@ Notable features
 Shapes: B batch, T frames, P persons, K joints, N = P*K tokens, D token width, C = N*D.
 """
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn

@@ -10,7 +10,6 @@ import json
 import multiprocessing as mp
 import platform
 import shutil
-import sys
 import time
 from collections import deque
 from pathlib import Path
