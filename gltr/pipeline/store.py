@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import tarfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +17,17 @@ FRAME_CHUNK = 8192
 
 
 class FrameArray:
-    """A Zarr array growing along axis 0, written in whole chunks (no read-modify-write)."""
+    """A Zarr array growing along axis 0, written in whole chunks (no read-modify-write).
 
-    def __init__(self, group, name: str, tail: tuple, dtype, dims: tuple):
+    Chunks are compressed and written by one background thread, in order, so the caller goes on
+    parsing meanwhile; at most two chunks wait in memory.
+    """
+
+    def __init__(self, group, name: str, tail: tuple, dtype, dims: tuple, writer: ThreadPoolExecutor):
         self.array = group.create_array(name, shape=(0, *tail), chunks=(FRAME_CHUNK, *tail), dtype=dtype,
                                         dimension_names=("frame", *dims))
         self.pending, self.pending_frames, self.written = [], 0, 0
+        self.writer, self.in_flight = writer, deque()
 
     def append(self, x: np.ndarray) -> None:
         self.pending.append(x)
@@ -32,14 +39,21 @@ class FrameArray:
         block = np.concatenate(self.pending) if self.pending else None
         n = self.pending_frames - (self.pending_frames % FRAME_CHUNK if whole_chunks_only else 0)
         if n:
-            self.array.resize((self.written + n, *self.array.shape[1:]))
-            self.array[self.written:self.written + n] = block[:n]
+            while len(self.in_flight) >= 2:
+                self.in_flight.popleft().result()
+            self.in_flight.append(self.writer.submit(self._write, self.written, block[:n]))
             self.written += n
         self.pending = [block[n:]] if block is not None and n < len(block) else []
         self.pending_frames = len(self.pending[0]) if self.pending else 0
 
+    def _write(self, start: int, block: np.ndarray) -> None:
+        self.array.resize((start + len(block), *self.array.shape[1:]))
+        self.array[start:start + len(block)] = block
+
     def close(self) -> None:
         self._flush(whole_chunks_only=False)
+        while self.in_flight:
+            self.in_flight.popleft().result()
 
 
 class StoreWriter:
@@ -48,11 +62,13 @@ class StoreWriter:
     def __init__(self, path: Path, variant: dict):
         P, K, I = variant["persons"], variant["joints"], len(variant["intervals"])
         self.group = zarr.open_group(path, mode="w")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="zarr-writer")
+        point, label = ("person", "joint", "coord"), ("interval", "person", "joint")
         self.arrays = {
-            "joints": FrameArray(self.group, "joints", (P, K, 3), "float32", ("person", "joint", "coord")),
-            "motion": FrameArray(self.group, "motion", (P, K, 3), "float32", ("person", "joint", "coord")),
-            "mpdp_direction": FrameArray(self.group, "mpdp_direction", (I, P, K), "uint8", ("interval", "person", "joint")),
-            "mpdp_magnitude": FrameArray(self.group, "mpdp_magnitude", (I, P, K), "uint8", ("interval", "person", "joint")),
+            "joints": FrameArray(self.group, "joints", (P, K, 3), "float32", point, self.writer),
+            "motion": FrameArray(self.group, "motion", (P, K, 3), "float32", point, self.writer),
+            "mpdp_direction": FrameArray(self.group, "mpdp_direction", (I, P, K), "uint8", label, self.writer),
+            "mpdp_magnitude": FrameArray(self.group, "mpdp_magnitude", (I, P, K), "uint8", label, self.writer),
         }
         self.offsets = [0]
 
@@ -68,6 +84,7 @@ class StoreWriter:
     def close(self, attrs: dict) -> None:
         for a in self.arrays.values():
             a.close()
+        self.writer.shutdown()
         self.group.create_array("offsets", data=np.asarray(self.offsets, np.int64), dimension_names=("sample",))
         self.group.attrs.update(attrs)
 
