@@ -242,6 +242,11 @@ class _EpochStream(IterableDataset):
         return stream
 
 
+def _as_is(sample):
+    """DataLoader would turn the samples' numpy arrays into tensors; keep them as they are."""
+    return sample
+
+
 class ShardLoader:
     """Batches of one benchmark split for one rank; `epoch(e, skip)` is deterministic."""
 
@@ -276,7 +281,7 @@ class ShardLoader:
         """Yield the epoch's batches (collated), after skipping the first `skip`."""
         stream = _EpochStream(self.index, self.cfg, epoch, self.rank, self.world, self.t_max, self.centre)
         workers = min(self.cfg.workers, len(self.index["shards"]))
-        samples = DataLoader(stream, batch_size=None, num_workers=workers) if workers > 0 else stream
+        samples = DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=_as_is) if workers > 0 else stream
         rng = np.random.default_rng([self.cfg.seed, epoch, self.rank, 1 << 16]) if self.cfg.shuffle else None
         batches = bucket_batches(samples, self.count, self.num_batches, self.cfg.bucket_window, rng)
         for b, batch in enumerate(batches):
