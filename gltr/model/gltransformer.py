@@ -188,6 +188,11 @@ class GLTransformer(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        # The two 3 -> D embeddings keep PyTorch's default (fan-in) init: with fan-in 3, std 0.02
+        # makes the tokens ~0.01 in size, ~70x smaller than a sinusoidal positional embedding, and
+        # the encoder then all but ignores its input (random-encoder probe on NW-UCLA: 25 % vs 45 %).
+        self.embed_joint.reset_parameters()
+        self.embed_trajectory.reset_parameters()
         for block in self.blocks:
             if self.cfg.pos_init == "sinusoid":
                 block.pos.data.copy_(sinusoid_table(self.cfg.t_max, self.cfg.width).view_as(block.pos))
