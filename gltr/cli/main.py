@@ -44,6 +44,24 @@ class RawKind(str, Enum):
     nwucla = "nwucla"
 
 
+class Preset(str, Enum):
+    ntu = "ntu"
+    nwucla = "nwucla"
+    small = "small"
+    tiny = "tiny"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class PosInit(str, Enum):
+    zeros = "zeros"
+    sinusoid = "sinusoid"
+
+
 class RateColumn(ProgressColumn):
     def render(self, task) -> Text:
         return Text(f"{task.speed or 0:,.0f} files/s", style="cyan")
@@ -155,24 +173,6 @@ def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder wit
     from gltr.pipeline.sample_lists import generate
     index = generate(data)
     out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/")
-
-
-class Preset(str, Enum):
-    ntu = "ntu"
-    nwucla = "nwucla"
-    small = "small"
-    tiny = "tiny"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
-
-
-class PosInit(str, Enum):
-    zeros = "zeros"
-    sinusoid = "sinusoid"
 
 
 @app.command()

@@ -3,13 +3,14 @@
 The JSON holds the model config, run config, dataset manifest hash, git commit, loader state,
 epoch and step. Both are written under a temporary name and renamed.
 """
-import hashlib
 import json
 import os
 import subprocess
 from pathlib import Path
 
 import torch
+
+from gltr.pipeline.store import sha256_file
 
 
 def git_commit() -> str:
@@ -29,14 +30,6 @@ def dataset_hash(data: Path) -> str:
     return report["files"]["manifest.parquet"]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -45,7 +38,7 @@ def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
     pt, js = folder / f"{name}.pt", folder / f"{name}.json"
     torch.save(state, folder / f".{name}.pt.tmp")
     os.replace(folder / f".{name}.pt.tmp", pt)
-    meta = {**meta, "weights_sha256": file_sha256(pt)}
+    meta = {**meta, "weights_sha256": sha256_file(pt)}
     (folder / f".{name}.json.tmp").write_text(json.dumps(meta, indent=1) + "\n")
     os.replace(folder / f".{name}.json.tmp", js)
     return pt
