@@ -250,6 +250,7 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
            protocol: str = typer.Option("cached", help="cached (fast) or reference (re-encode every epoch, as the original)"),
            augment: bool = typer.Option(True, help="reference protocol: interpolation on the training split"),
            dropout: bool = typer.Option(True, help="reference protocol: dropout left active in the encoder"),
+           standardize: bool = typer.Option(False, "--standardize", help="standardise features with the training split's mean and std"),
            workers: int = typer.Option(2, min=0), out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
            random_init: bool = typer.Option(False, "--random-init", help="probe a randomly initialised encoder"),
            preset: Preset = typer.Option(Preset.small, help="with --random-init: the model widths")):
@@ -260,6 +261,7 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
         r = linear_eval(LinearConfig(
             data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs,
             batch_size=batch_size, lr=lr, protocol=protocol, augment=augment, dropout=dropout, seed=seed,
+            standardize=standardize,
             workers=workers, out=str(out) if out else None,
             random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
     except (FileNotFoundError, ValueError) as e:

@@ -126,6 +126,15 @@ class LinearConfig:
     workers: int = 2
     out: str | None = None           # default: the checkpoint's run folder
     random_init: dict | None = None  # {"model_config", "seed"}: probe a random encoder instead
+    standardize: bool = False        # features standardised with the training split's mean and std
+
+
+def standardized(train: dict, test: dict) -> tuple[dict, dict]:
+    """Features scaled by the training split's per-dimension mean and std (a fixed affine map, so
+    the probe stays linear; what MAE's BatchNorm-without-affine before the head does)."""
+    mean, std = train["features"].mean(0), train["features"].std(0) + 1e-6
+    return ({**train, "features": (train["features"] - mean) / std},
+            {**test, "features": (test["features"] - mean) / std})
 
 
 def run_folder(cfg) -> Path:
@@ -164,13 +173,16 @@ def linear_eval(cfg: LinearConfig) -> dict:
         if cfg.protocol == "reference":                              # the encoder re-runs every epoch
             train = encode(model, loaders["train"], epoch, device, dropout=cfg.dropout)
             test = encode(model, loaders["test"], epoch, device, dropout=cfg.dropout)
+        if cfg.standardize and (epoch == 0 or cfg.protocol == "reference"):
+            train, test = standardized(train, test)
         rng = np.random.default_rng([cfg.seed, epoch])
         loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
         history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
 
     best = max(history, key=lambda h: h["top1"])
     result = {
-        "evaluation": "linear", "protocol": cfg.protocol, "benchmark": cfg.benchmark, "dataset": index["dataset"],
+        "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""),
+        "benchmark": cfg.benchmark, "dataset": index["dataset"],
         "top1": history[-1]["top1"], "top5": history[-1]["top5"],
         "best_epoch_on_test_set": {"epoch": best["epoch"], "top1": best["top1"], "top5": best["top5"],
                                    "note": "selected on the test set: not a result"},
@@ -183,7 +195,7 @@ def linear_eval(cfg: LinearConfig) -> dict:
         "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
     }
     name = f"linear-{cfg.benchmark}" + ("-reference" if cfg.protocol == "reference" else "") \
-        + ("-random" if cfg.random_init is not None else "")
+        + ("-std" if cfg.standardize else "") + ("-random" if cfg.random_init is not None else "")
     write_result(run / "eval" / f"{name}.json", result)
     result["head"] = head
     return result
