@@ -196,7 +196,7 @@ def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(
 @app.command()
 def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
              benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
-             preset: Preset = typer.Option(Preset.ntu, help="model widths and depth"),
+             preset: Preset = typer.Option(None, help="model widths and depth [default: nwucla for NW-UCLA, ntu for NTU]"),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
              epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
              batch_size: int = typer.Option(128), lr: float = typer.Option(5e-5), weight_decay: float = typer.Option(0.1),
@@ -214,7 +214,7 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
     from gltr.train.pretrain import PretrainConfig, train
     try:
         summary = train(PretrainConfig(
-            data=str(data), benchmark=benchmark, out=str(out), preset=preset.value,
+            data=str(data), benchmark=benchmark, out=str(out), preset=preset.value if preset else None,
             pos_init=pos_init.value if pos_init else None, epochs=epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, lr_decay=lr_decay, precision=precision.value, compile=compile,
             trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,

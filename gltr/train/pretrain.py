@@ -28,7 +28,7 @@ class PretrainConfig:
     data: str
     benchmark: str
     out: str = "runs/pretrain"
-    preset: str = "ntu"
+    preset: str | None = None           # default: "nwucla" for NW-UCLA, "ntu" for NTU
     pos_init: str | None = None         # override the preset's positional-embedding init
     epochs: int | None = None           # default: 120 NTU, 300 NW-UCLA
     batch_size: int = 128
@@ -50,7 +50,8 @@ class PretrainConfig:
 
 def model_config(cfg: PretrainConfig, variant: dict):
     """The preset's widths with the prepared dataset's persons, joints, centre joint, T_max, intervals."""
-    mcfg = for_dataset(PRESETS[cfg.preset](), variant["persons"], variant["joints"], variant["centre_joint"],
+    preset = cfg.preset or ("nwucla" if variant["dataset"] == "nwucla" else "ntu")
+    mcfg = for_dataset(PRESETS[preset](), variant["persons"], variant["joints"], variant["centre_joint"],
                        variant["t_max"], intervals=tuple(variant["intervals"]))
     return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
 
@@ -78,6 +79,9 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
         if meta["model_config"] != json.loads(json.dumps(mcfg.to_dict())):
             raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
+        if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
+            raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
+                             f"{meta['world_size']} process(es)): the batch order depends on it")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"]["torch"])
