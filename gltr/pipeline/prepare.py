@@ -66,9 +66,14 @@ def run_tasks(tasks: list, variant: dict, workers: int):
     """Yield (task, (Sample, members) | reason) in task order, with at most ~4 batches per worker in flight."""
     batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
     if workers <= 1:
+        import torch
+        threads = torch.get_num_threads()
         _init_worker(variant)
-        for batch in batches:
-            yield from zip(batch, _process_batch(batch))
+        try:
+            for batch in batches:
+                yield from zip(batch, _process_batch(batch))
+        finally:
+            torch.set_num_threads(threads)          # the caller's setting, e.g. for training next
         return
     with mp.get_context("fork").Pool(workers, _init_worker, (variant,)) as pool:
         window, todo = deque(), iter(batches)
