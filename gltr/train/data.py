@@ -17,6 +17,7 @@ the same number of batches (DDP never waits on a finished rank), and (epoch, bat
 loader state: the epoch is rebuilt from its seeds and the first `batch` batches are skipped.
 """
 import io
+import itertools
 import json
 import math
 import re
@@ -166,7 +167,9 @@ def bucket_batches(samples, count: int, num_batches: int, window: int, rng: np.r
     it = iter(samples)
     for w in range(0, num_batches, window):
         chunk_sizes = sizes[w:w + window]
-        pool = [next(it) for _ in range(sum(chunk_sizes))]
+        pool = list(itertools.islice(it, sum(chunk_sizes)))
+        if len(pool) < sum(chunk_sizes):
+            raise RuntimeError("the shards hold fewer samples than their index JSON says: run `gltr verify`")
         pool.sort(key=lambda s: len(s["motion"]))
         batches, at = [], 0
         for n in chunk_sizes:
@@ -175,8 +178,8 @@ def bucket_batches(samples, count: int, num_batches: int, window: int, rng: np.r
         order = rng.permutation(len(batches)) if rng is not None else range(len(batches))
         for b in order:
             yield batches[b]
-    leftover = next(it, None)
-    assert leftover is None, "loader produced more samples than planned"
+    if next(it, None) is not None:
+        raise RuntimeError("the shards hold more samples than their index JSON says: run `gltr verify`")
 
 
 def collate(batch: list) -> dict:
