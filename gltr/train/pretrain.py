@@ -17,7 +17,7 @@ from gltr.model.gltransformer import PRESETS, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
-from gltr.train.dist import all_mean, finish_distributed, init_distributed
+from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
 
 DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
@@ -134,7 +134,9 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                 optimizer.step()
                 step, batch_index = step + 1, batch_index + 1
                 window_samples += len(motion) * world
-                if step % cfg.log_every == 0 or batch_index == len(loader):
+                out_of_time = bool(cfg.time_budget_s) and any_rank(time.perf_counter() - started > cfg.time_budget_s, device)
+                stop = bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
+                if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
                     last_loss = all_mean(loss.item(), device)
                     rate = window_samples / (time.perf_counter() - window_start)
                     if main:
@@ -149,9 +151,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                     window_samples, window_start = 0, time.perf_counter()
                     progress.update(bar, loss=last_loss, rate=rate)
                 progress.update(bar, advance=1, epoch=epoch)
-                out_of_time = cfg.time_budget_s and time.perf_counter() - started > cfg.time_budget_s
-                if (cfg.max_steps and step >= cfg.max_steps) or out_of_time:
-                    stop = True
+                if stop:
                     break
             if stop:
                 save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
