@@ -22,7 +22,7 @@ import gltr
 from gltr.pipeline.discover import Task, discover
 from gltr.pipeline.names import BENCHMARKS, NUM_CLASSES, split_of
 from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
-from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_members
+from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
 from gltr.pipeline.variant import make_variant
 
 BATCH = 16  # files per worker task
@@ -49,7 +49,7 @@ def _process(task: Task):
             sample = read_ntu(task.path, _variant)
         meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
                 "dataset": _variant["dataset"], **task.fields}
-        return sample, tar_members(task.sample_id, sample_members(sample, task.label, meta))  # serialised here
+        return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta))  # serialised here
     except SampleError as e:
         return str(e)
     except OSError as e:

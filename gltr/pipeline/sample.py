@@ -33,12 +33,11 @@ def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: di
     L = valid_length(x, len(x))
     if L == 0:
         raise SampleError("no valid frames: joint 0 of the first person is zero in every frame")
-    x = x[:L] if variant["dataset"] == "nwucla" else x[:variant["t_max"]]
-    if variant["dataset"] == "nwucla":
-        x = subsample(x, variant["t_max"])
+    if variant["dataset"] == "nwucla":                 # longer clips: uniformly subsampled to t_max
+        x = subsample(x[:L], variant["t_max"])
         L = len(x)
-    else:
-        L = min(L, variant["t_max"])
+    else:                                              # NTU: the first t_max frames (all take part in the rotation sign)
+        x, L = x[:variant["t_max"]], min(L, variant["t_max"])
     left, right = variant["shoulders"]
     motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"])[:L]
     direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant["intervals"])

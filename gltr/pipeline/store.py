@@ -106,7 +106,7 @@ def sha256_file(path: Path) -> str:
 BLOCK, RECORD = 512, 10240   # tar block and record sizes
 
 
-def tar_members(key: str, members: dict) -> bytes:
+def tar_bytes(key: str, members: dict) -> bytes:
     """The bytes of one sample's tar members (header + data + padding each), position-independent.
 
     Headers carry no time, user or group, so the same sample always gives the same bytes; the
@@ -129,7 +129,7 @@ class ShardWriter:
         self.file, self.count, self.shards = None, 0, []
 
     def write(self, blob: bytes) -> None:
-        """Append one sample's tar members (from `tar_members`)."""
+        """Append one sample's tar members (from `tar_bytes`)."""
         if self.file is None or self.count == self.shard_size:
             self._close_shard()
             name = f"{self.split}-{len(self.shards):06d}.tar"

@@ -57,7 +57,7 @@ def split_by_worker(shards, worker: int, workers: int):
     yield from shards[worker::workers]
 
 
-def tar_members(data: bytes, path: str):
+def read_ustar(data: bytes, path: str):
     """(name, bytes) of each regular file in a ustar archive held in memory.
 
     The shards are plain ustar written by `prepare` (the same bytes any tar reader, stock
@@ -89,7 +89,7 @@ def read_tar(shards, members=("motion.npy", "cls", "mpdp.npy")):
         with open(path, "rb") as f:
             data = f.read()
         i, key, sample = start, None, None
-        for name, payload in tar_members(data, path):
+        for name, payload in read_ustar(data, path):
             k, ext = name.split(".", 1)
             if k != key:
                 if sample is not None:
