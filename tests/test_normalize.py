@@ -25,14 +25,14 @@ def real_files(real):
 
 
 @pytest.mark.parametrize("rule, rotation", [("first2", "sequence"), ("energy", "sequence"), ("energy", "per-frame")])
-def test_motion_matches_the_naive_reference_within_1e6(real, rule, rotation):
+def test_motion_is_bit_identical_to_the_naive_reference(real, rule, rotation):
     variant = make_variant("ntu60" if rule == "first2" else "ntu120", rule, rotation)
     for path in real_files(real):
         padded = naive.select(naive.read_records(path), rule)
         expected, L = naive.normalise(padded, per_frame=rotation == "per-frame")
         sample = read_ntu(path, variant)
         assert len(sample.motion) == L, path.name
-        np.testing.assert_allclose(sample.motion, expected, rtol=0, atol=1e-6, err_msg=path.name)
+        np.testing.assert_array_equal(sample.motion, expected, err_msg=path.name)   # same dtype chain: bit for bit
         np.testing.assert_allclose(sample.joints, padded[:L], rtol=0, atol=1e-6)
 
 
@@ -47,16 +47,27 @@ def test_mpdp_labels_match_the_naive_token_loop(real):
 
 def test_mpdp_on_a_hand_made_sequence():
     x = torch.zeros(12, 2, 3, 3)
-    x[:, 0, 0, 0] = torch.arange(12) * 0.02          # joint 0 of person 0 moves +x by 2 cm per frame
+    x[:, 0, 0, 0] = torch.arange(12) * 0.0234375     # joint 0 of person 0 moves +x by 3/128 m per frame (exact in binary)
     d, m = mpdp_labels(x)
     # d_n(t) = X(t-n) - X(t) < 0 along x -> s_x = 0, s_y = s_z = 1 -> class 0 + 3 + 9 = 12
     assert d[3, 0, 0, 0] == 12 and d[0, 0, 0, 0] == 13 and d[3, 0, 0, 1] == 13
-    assert m[3, 0, 0, 0] == 3        # 2 cm  -> floor(2.0) + 1
-    assert m[11, 1, 0, 0] == 11      # 10 cm -> floor(10.0) + 1 (5 frames)
-    assert m[11, 2, 0, 0] == 14      # 20 cm -> capped at 14
-    assert m[2, 2, 0, 0] == 5        # t < n: X(0) is used -> 4 cm
+    assert m[3, 0, 0, 0] == 3        # 2.34 cm  -> floor(2.34) + 1
+    assert m[11, 1, 0, 0] == 12      # 11.72 cm -> floor(11.72) + 1 (5 frames)
+    assert m[11, 2, 0, 0] == 14      # 23.4 cm  -> capped at 14
+    assert m[2, 2, 0, 0] == 5        # t < n: X(0) is used -> 4.69 cm
     assert (m[:, :, 1] == 15).all()  # person 1 absent
     assert m[:, :, 0, 1:].max() == 0
+
+
+def test_labels_are_computed_in_float64_from_float32_motion():
+    """A 2 cm step written in float32 is 1.99999... cm in float64: magnitude class 2 (the reference's
+    chain), where a float32 computation would round it to exactly 2 cm and class 3."""
+    x = torch.zeros(2, 1, 1, 3)
+    x[1, 0, 0, 0] = 0.06
+    x[0, 0, 0, 0] = 0.04
+    d64 = float(x[0, 0, 0, 0].double() - x[1, 0, 0, 0].double())
+    _, m = mpdp_labels(x, (1,))
+    assert m[1, 0, 0, 0] == min(int(abs(d64) // 0.01) + 1, 14) == 2
 
 
 def test_batched_labels_equal_per_sample_labels(real):

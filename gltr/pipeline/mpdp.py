@@ -20,7 +20,10 @@ def mpdp_labels(x: torch.Tensor, intervals=INTERVALS) -> tuple[torch.Tensor, tor
     direction = s_x + 3 s_y + 9 s_z, s = 0 (d < 0), 1 (d == 0), 2 (d > 0)      -> 27 classes
     magnitude = 0 if |d| == 0 else min(floor(|d| / 0.01) + 1, 14); 15 if absent -> 16 classes
     Labels of padded frames are computed but meaningless; the loss masks them.
+    Computed in float64 from the (float32) motion, as the reference does: the classes of exactly-zero
+    displacements and of magnitudes near a bin edge depend on it.
     """
+    x = x.double()
     *lead, T, P, K, C = x.shape
     d = x.new_empty(*lead, T, len(intervals), P, K, 3)                        # [..., T, I, P, K, 3]
     for i, n in enumerate(intervals):

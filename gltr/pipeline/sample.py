@@ -39,7 +39,7 @@ def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: di
     else:                                              # NTU: the first t_max frames (all take part in the rotation sign)
         x, L = x[:variant["t_max"]], min(L, variant["t_max"])
     left, right = variant["shoulders"]
-    motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"])[:L]
+    motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"], variant["t_max"])[:L]
     direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant["intervals"])
     return Sample(sample_id, sha, raw_bodies, np.ascontiguousarray(x[:L], dtype=np.float32), motion,
                   direction.numpy(), magnitude.numpy())
