@@ -37,3 +37,13 @@ def test_bodies_option_is_refused_for_nwucla(tmp_path):
     result = subprocess.run(GLTR + ["prepare", "nwucla", "--raw", str(tmp_path), "--bodies", "denoise"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "does not apply" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluations_take_exactly_one_feature_source(tmp_path):
+    for args in ([], ["--checkpoint", "x.pt", "--random-init"], ["--random-init", "--features", "handcrafted"]):
+        result = subprocess.run(GLTR + ["linear", "--data", str(tmp_path), "--benchmark", "view", *args],
+                                capture_output=True, text=True)
+        assert result.returncode == 2 and "exactly one of" in result.stderr, result.stderr
+    result = subprocess.run(GLTR + ["knn", "--data", str(tmp_path), "--benchmark", "view", "--features", "handcrafted"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "needs --out" in result.stderr

@@ -45,7 +45,9 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
                              k=5, workers=0))
     assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub.json").exists()
     table = markdown(collect([tiny_run]))
-    assert "| linear | ntu120 | xsub | cached |" in table and "| 66.0 |" in table and "| knn |" in table
+    assert "| linear | ntu120 | xsub | test | cached | pretrained |" in table and "| 66.0 |" in table
+    assert "| knn | ntu120 | xsub | test |" in table
+    assert r["encoder"] == "pretrained" and r["split"] == "test"
 
 
 def test_knn_vote_on_separable_features():
@@ -74,3 +76,56 @@ def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
     summary = summarize_seeds(results, tmp_path)
     assert summary["seeds"] == [0, 1] and abs(summary["top1"] - (results[0]["top1"] + results[1]["top1"]) / 2) < 1e-9
     assert (tmp_path / "eval/semi-view-5pct.json").exists()
+
+
+def test_handcrafted_features_are_per_joint_mean_and_std_over_valid_frames(ucla_prepared):
+    import numpy as np
+    import pyarrow.parquet as pq
+    import zarr
+    from gltr.train.evaluate import handcrafted_features
+    f = handcrafted_features(ucla_prepared, "view", "test", workers=0)
+    manifest = pq.read_table(ucla_prepared / "manifest.parquet").to_pydict()
+    row = {k: i for i, k in enumerate(manifest["sample_id"])}
+    store = zarr.open_group(ucla_prepared / "store.zarr", mode="r")
+    offsets = store["offsets"][:]
+    assert f["features"].shape == (464, 2 * 20 * 3)
+    for n in (0, 17, 463):                                   # independently, from the Zarr store
+        i = row[f["keys"][n]]
+        x = store["motion"][offsets[i]:offsets[i + 1]].reshape(-1, 60).astype(np.float64)
+        np.testing.assert_allclose(f["features"][n].numpy(), np.concatenate([x.mean(0), x.std(0)]), rtol=1e-5, atol=1e-6)
+        assert f["labels"][n] == manifest["label"][i]
+
+
+def test_baselines_and_validation_split(ucla_prepared, tmp_path):
+    from gltr.cli.main import random_init_spec
+    from gltr.pipeline.sample_lists import read_validation
+    held_out, sha = read_validation("nwucla", "view")
+    hand = linear_eval(LinearConfig(data=str(ucla_prepared), benchmark="view", features="handcrafted", epochs=30,
+                                    workers=0, out=str(tmp_path / "hand"), validation=True))
+    assert hand["encoder"] == "handcrafted" and hand["split"] == "validation" and hand["validation_list_sha256"] == sha
+    assert hand["test_samples"] == len(held_out) == 191 and hand["train_samples"] == 1020 - 191
+    assert (tmp_path / "hand/eval/linear-view-val-handcrafted.json").exists()
+    assert hand["top1"] > 40                                   # far above chance (10 %) on real NW-UCLA
+    knn = knn_eval(KnnConfig(data=str(ucla_prepared), benchmark="view", features="handcrafted", k=5, workers=0,
+                             out=str(tmp_path / "hand")))
+    assert knn["split"] == "test" and knn["test_samples"] == 464 and knn["top1"] > 30
+    # --random-init defaults to the dataset's pretraining preset (nwucla), and the cache is keyed by config
+    spec = random_init_spec(ucla_prepared, "view", None, 0)
+    assert spec["model_config"]["dim"] == 48 and spec["model_config"]["persons"] == 1
+    from gltr.cli.main import Preset
+    tiny_a, tiny_b = (random_init_spec(ucla_prepared, "view", Preset.tiny, 0) for _ in range(2))
+    tiny_b["model_config"]["depth"] = 1
+    for spec in (tiny_a, tiny_b):
+        knn_eval(KnnConfig(data=str(ucla_prepared), benchmark="view", k=5, workers=0, out=str(tmp_path / "rand"),
+                           random_init=spec))
+    assert len(list((tmp_path / "rand/eval").glob("features-random-*-train.pt"))) == 2
+
+
+def test_report_puts_baselines_beside_the_pretrained_encoder(tmp_path):
+    from gltr.train.report import comparison
+    rows = [{"kind": "linear", "dataset": "nwucla", "benchmark": "view", "split": "test", "protocol": "cached",
+             "encoder": e, "top1": v} for e, v in (("pretrained", 81.25), ("random", 45.5), ("handcrafted", 69.0))]
+    rows.append({**rows[0], "split": "validation", "top1": 77.0})
+    table = comparison(rows)
+    assert "| linear | nwucla | view | test | cached | 81.2 | 45.5 | 69.0 | 90.4 |" in table
+    assert "| linear | nwucla | view | validation | cached | 77.0 | – | – | – |" in table

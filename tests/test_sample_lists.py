@@ -48,3 +48,17 @@ def test_a_modified_list_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sl, "list_path", lambda d, b, p, s, root=root: root / d / b / f"{p}pct_seed{s}.txt")
     with pytest.raises(ValueError, match="was modified"):
         sl.read_list("nwucla", "view", 5, 0)
+
+
+def test_validation_lists_regenerate_identically_and_hold_out_whole_training_subjects(real, tmp_path):
+    from gltr.pipeline.sample_lists import VALIDATION, generate_validation, read_validation, validation_rules
+    assert generate_validation(real, tmp_path) == json.loads((VALIDATION / "index.json").read_text())
+    for dataset, rules in validation_rules().items():
+        for benchmark, rule in rules.items():
+            held, _ = read_validation(dataset, benchmark)
+            train = [n for n in available_names(dataset, real) if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"]
+            subjects = {fields_of(dataset, n)[rule["field"]] for n in held}
+            assert subjects == set(rule["held_out"]) and held <= set(train)
+            # whole subjects: every training sample of a held-out subject is held out
+            assert held == {n for n in train if fields_of(dataset, n)[rule["field"]] in subjects}
+            assert 0.1 < len(held) / len(train) < 0.3

@@ -51,6 +51,11 @@ class Preset(str, Enum):
     tiny = "tiny"
 
 
+class Features(str, Enum):
+    encoder = "encoder"
+    handcrafted = "handcrafted"
+
+
 class Precision(str, Enum):
     auto = "auto"
     bf16 = "bf16"
@@ -169,10 +174,12 @@ def synth(kind: RawKind, out: Path = typer.Option(...), samples: int = typer.Opt
 
 @app.command()
 def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/")):
-    """Regenerate the semi-supervised sample lists in data_manifests/semi/ (deterministic)."""
-    from gltr.pipeline.sample_lists import generate
+    """Regenerate the semi-supervised and validation sample lists in data_manifests/ (deterministic)."""
+    from gltr.pipeline.sample_lists import generate, generate_validation
     index = generate(data)
-    out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/")
+    validation = generate_validation(data)
+    out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
+                      f"{len(validation)} under data_manifests/validation/")
 
 
 @app.command()
@@ -226,20 +233,25 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
 
 
-def random_init_spec(data: Path, benchmark: str, preset: Preset, seed: int) -> dict:
-    """What `--random-init` probes: the preset on this dataset, freshly initialised with `seed`."""
+def random_init_spec(data: Path, benchmark: str, preset: Preset | None, seed: int) -> dict:
+    """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
+    this dataset, freshly initialised with `seed`."""
     from gltr.train.data import read_index
     from gltr.train.pretrain import PretrainConfig, model_config
     variant = read_index(data, benchmark, "train")["variant"]
-    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset.value), variant)
+    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset.value if preset else None), variant)
     return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
 
 
-def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None):
-    if (checkpoint is None) == (not random_init):
-        fail("give either --checkpoint or --random-init")
-    if random_init and out is None:
-        fail("--random-init needs --out (there is no checkpoint run folder)")
+def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
+    """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out."""
+    chosen = [name for name, given in (("--checkpoint", checkpoint is not None), ("--random-init", random_init),
+                                       ("--features handcrafted", features == Features.handcrafted)) if given]
+    if len(chosen) != 1:
+        fail("give exactly one of --checkpoint, --random-init or --features handcrafted"
+             + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if checkpoint is None and out is None:
+        fail(f"{chosen[0]} needs --out (there is no checkpoint run folder)")
 
 
 @app.command()
@@ -253,39 +265,46 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
            standardize: bool = typer.Option(False, "--standardize", help="standardise features with the training split's mean and std"),
            workers: int = typer.Option(2, min=0), out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
            random_init: bool = typer.Option(False, "--random-init", help="probe a randomly initialised encoder"),
-           preset: Preset = typer.Option(Preset.small, help="with --random-init: the model widths")):
+           preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
+           features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+           validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
     from gltr.train.evaluate import LinearConfig, linear_eval
-    eval_target(checkpoint, random_init, out)
+    eval_target(checkpoint, random_init, out, features)
     try:
         r = linear_eval(LinearConfig(
             data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs,
             batch_size=batch_size, lr=lr, protocol=protocol, augment=augment, dropout=dropout, seed=seed,
-            standardize=standardize,
+            standardize=standardize, features=features.value, validation=validation,
             workers=workers, out=str(out) if out else None,
             random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     best = r["best_epoch_on_test_set"]
-    out_console.print(f"linear {r['dataset']}/{benchmark} ({r['protocol']}, {r['epochs']} epochs): top-1 {r['top1']:.2f}  "
-                      f"top-5 {r['top5']:.2f}   \\[best epoch on the test set, not a result: {best['top1']:.2f} at epoch {best['epoch']}]")
+    out_console.print(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
+                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   \\[best epoch on the {r['split']} set, not a result: "
+                      f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
 
 @app.command()
 def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
         k: int = typer.Option(20, min=1), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
         random_init: bool = typer.Option(False, "--random-init"), seed: int = typer.Option(0),
-        preset: Preset = typer.Option(Preset.small)):
+        preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
+        features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+        validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
     from gltr.train.evaluate import KnnConfig, knn_eval
-    eval_target(checkpoint, random_init, out)
+    eval_target(checkpoint, random_init, out, features)
     try:
         r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None,
-                               k=k, workers=workers, out=str(out) if out else None,
+                               k=k, workers=workers, out=str(out) if out else None, features=features.value,
+                               validation=validation,
                                random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
-    out_console.print(f"knn {r['dataset']}/{benchmark} (k={k}): top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
+    out_console.print(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={k}): "
+                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
 
 
 @app.command()
@@ -294,7 +313,8 @@ def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), 
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
          epochs: int = typer.Option(100), batch_size: int = typer.Option(64), lr: float = typer.Option(1e-4),
          head_lr: float = typer.Option(1e-3), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
-         random_init: bool = typer.Option(False, "--random-init"), preset: Preset = typer.Option(Preset.small)):
+         random_init: bool = typer.Option(False, "--random-init"),
+         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
     from gltr.train.evaluate import run_folder
     from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds

@@ -1,4 +1,5 @@
-"""Fixed semi-supervised sample lists in data_manifests/semi/ (class-balanced 1 %, 5 %, 10 %, seeds 0-4).
+"""Fixed sample lists: semi-supervised lists in data_manifests/semi/ (class-balanced 1 %, 5 %, 10 %,
+seeds 0-4) and validation lists in data_manifests/validation/ (held-out training subjects).
 
     gltr manifests --data ../shared/data        # regenerate (deterministic); `make manifests`
 
@@ -18,6 +19,7 @@ from gltr.pipeline.names import BENCHMARKS, MANIFESTS, label_of, ntu_in_scope, p
 PERCENTS = (1, 5, 10)
 SEEDS = (0, 1, 2, 3, 4)
 SEMI = MANIFESTS / "semi"
+VALIDATION = MANIFESTS / "validation"
 
 
 def available_names(dataset: str, data: Path) -> list[str]:
@@ -69,6 +71,43 @@ def generate(data: Path, root: Path = SEMI) -> dict:
                         "sha256": hashlib.sha256(text.encode()).hexdigest()}
     (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
     return index
+
+
+def validation_rules() -> dict:
+    """{dataset: {benchmark: {"field", "held_out"}}}: which training samples are held out for validation."""
+    rules = json.loads((MANIFESTS / "validation.json").read_text())
+    return {k: v for k, v in rules.items() if not k.startswith("_")}
+
+
+def generate_validation(data: Path, root: Path = VALIDATION) -> dict:
+    """Write validation/<dataset>_<benchmark>.txt (the held-out training samples) and validation/index.json."""
+    index = {}
+    for dataset, benchmarks in validation_rules().items():
+        names = available_names(dataset, data)
+        for benchmark, rule in benchmarks.items():
+            held = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"
+                    and fields_of(dataset, n)[rule["field"]] in rule["held_out"]]
+            path = root / f"{dataset}_{benchmark}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = "\n".join(held) + "\n"
+            path.write_text(text)
+            index[path.name] = {"samples": len(held), "rule": rule, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def read_validation(dataset: str, benchmark: str) -> tuple[frozenset, str]:
+    """(names, sha256) of the committed validation list of a benchmark; checked against validation/index.json."""
+    path = VALIDATION / f"{dataset}_{benchmark}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no validation list for {dataset}/{benchmark} ({path}); "
+                                f"see data_manifests/validation.json")
+    text = path.read_text()
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    expected = json.loads((VALIDATION / "index.json").read_text())[path.name]["sha256"]
+    if sha != expected:
+        raise ValueError(f"{path} was modified: sha256 {sha[:12]} differs from index.json {expected[:12]}")
+    return frozenset(text.split()), sha
 
 
 def read_list(dataset: str, benchmark: str, percent: int, seed: int) -> tuple[list[str], str]:

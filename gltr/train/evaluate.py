@@ -8,7 +8,15 @@ features (mean of the per-frame representation over valid frames) are cached on 
 <run>/eval/ with the checkpoint's hash in the name, and the linear classifier trains on them.
 `protocol="reference"` reproduces the original instead: the encoder re-runs every epoch with
 interpolation augmentation and its dropout left active.
+
+Every probe can also run on the two baselines a pretrained encoder must beat: the same preset
+with random weights (`random_init`), and hand-crafted features (`features="handcrafted"`: per
+joint and coordinate, the mean and std of the motion input over valid frames, standardised on
+the training split). `validation=True` trains on the training split minus the committed
+validation list (data_manifests/validation/) and scores on that list: for choosing a recipe
+without touching the test split.
 """
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
+from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
@@ -35,8 +44,9 @@ def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> 
         torch.manual_seed(random_init["seed"])
         model = GLTransformer(GLTConfig(**{**random_init["model_config"],
                                            "intervals": tuple(random_init["model_config"]["intervals"])}))
-        meta = {"model_config": random_init["model_config"], "weights_sha256": f"random-seed{random_init['seed']}",
-                "variant": random_init.get("variant")}
+        config_sha = hashlib.sha256(json.dumps(random_init["model_config"], sort_keys=True).encode()).hexdigest()
+        meta = {"model_config": random_init["model_config"], "variant": random_init.get("variant"),
+                "weights_sha256": f"random-{config_sha[:12]}-seed{random_init['seed']}"}   # names the feature cache
         return model.to(device), meta
     state, meta = checkpoint.load(ckpt, map_location="cpu")
     cfg = meta["model_config"]
@@ -80,6 +90,76 @@ def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Pa
     torch.save(out, cache_dir / f".{path.name}.tmp")
     (cache_dir / f".{path.name}.tmp").rename(path)
     return out
+
+
+@torch.no_grad()
+def handcrafted_features(data, benchmark: str, split: str, workers: int) -> dict:
+    """Per sample: mean and std over valid frames of every motion coordinate -> [N, 2 * P * K * 3]."""
+    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=256, workers=workers, shuffle=False,
+                                                              keep_labels=False))
+    feats, labels, keys = [], [], []
+    for batch in loader.epoch(0):
+        x = batch["motion"].flatten(2).double()                            # [B, T, P*K*3]
+        mask = batch["mask"]
+        mean = pool_valid(x, mask)                                          # [B, P*K*3]
+        std = pool_valid((x - mean[:, None]) ** 2, mask).sqrt()
+        feats.append(torch.cat([mean, std], dim=1).float())
+        labels.append(batch["label"])
+        keys += batch["key"]
+    return {"features": torch.cat(feats), "labels": torch.cat(labels), "keys": keys}
+
+
+def split_off(features: dict, held_out: frozenset) -> tuple[dict, dict]:
+    """(rest, held out) of a split's features by sample key."""
+    held = torch.tensor([k in held_out for k in features["keys"]])
+    if not held.any():
+        raise ValueError("none of the validation samples is in this dataset's training split")
+
+    def take(sel):
+        return {"features": features["features"][sel], "labels": features["labels"][sel],
+                "keys": [k for k, h in zip(features["keys"], sel.tolist()) if h]}
+    return take(~held), take(held)
+
+
+def probe_features(cfg, index: dict, run: Path, device) -> tuple[dict, dict, dict, dict]:
+    """(train, test, meta, provenance) for a probe on cached features: the encoder's (pretrained or
+    random) or the hand-crafted ones; with `cfg.validation` the held-out training subjects are the test."""
+    if cfg.features == "handcrafted":
+        train, test = (handcrafted_features(cfg.data, cfg.benchmark, s, cfg.workers) for s in ("train", "test"))
+        meta, encoder = {"weights_sha256": None}, "handcrafted"
+    elif cfg.features == "encoder":
+        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+        check_compatible(meta, index)
+        train, test = (cached_features(model, meta, cfg.data, cfg.benchmark, s, run / "eval", device, cfg.workers)
+                       for s in ("train", "test"))
+        encoder = "random" if cfg.random_init is not None else "pretrained"
+    else:
+        raise ValueError(f"features must be 'encoder' or 'handcrafted', not {cfg.features!r}")
+    list_sha = None
+    if cfg.validation:
+        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark)
+        train, test = split_off(train, held_out)
+    if cfg.features == "handcrafted":
+        train, test = standardized(train, test)
+    provenance = {"encoder": encoder, "split": "validation" if cfg.validation else "test",
+                  "validation_list_sha256": list_sha}
+    return train, test, meta, provenance
+
+
+def result_name(kind: str, cfg, encoder: str) -> str:
+    """eval/<name>.json: linear-view, linear-view-val-std-random, knn-view-handcrafted, ..."""
+    return (f"{kind}-{cfg.benchmark}" + ("-val" if cfg.validation else "")
+            + ("-reference" if getattr(cfg, "protocol", "cached") == "reference" else "")
+            + ("-std" if getattr(cfg, "standardize", False) else "")
+            + {"pretrained": "", "random": "-random", "handcrafted": "-handcrafted"}[encoder])
+
+
+def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
+    """What every result records about where it came from."""
+    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "checkpoint": cfg.checkpoint,
+            "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
+            "dataset_variant": index["variant"], "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
+            "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3)}
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -127,6 +207,8 @@ class LinearConfig:
     out: str | None = None           # default: the checkpoint's run folder
     random_init: dict | None = None  # {"model_config", "seed"}: probe a random encoder instead
     standardize: bool = False        # features standardised with the training split's mean and std
+    features: str = "encoder"        # or "handcrafted" (the baseline; always standardised)
+    validation: bool = False         # score on the held-out training subjects, not the test split
 
 
 def standardized(train: dict, test: dict) -> tuple[dict, dict]:
@@ -148,26 +230,28 @@ def linear_eval(cfg: LinearConfig) -> dict:
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     index = read_index(cfg.data, cfg.benchmark, "train")
-    model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
-    check_compatible(meta, index)
-    for p in model.parameters():
-        p.requires_grad_(False)
     run = run_folder(cfg)
     epochs = cfg.epochs or DEFAULT_EPOCHS[index["dataset"]]
-    num_classes = index["num_classes"]
-    head = torch.nn.Linear(model.cfg.width, num_classes)
-    optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    history = []
-
     if cfg.protocol == "cached":
-        train = cached_features(model, meta, cfg.data, cfg.benchmark, "train", run / "eval", device, cfg.workers)
-        test = cached_features(model, meta, cfg.data, cfg.benchmark, "test", run / "eval", device, cfg.workers)
+        train, test, meta, source = probe_features(cfg, index, run, device)
+        width = train["features"].shape[1]
     elif cfg.protocol == "reference":
+        if cfg.features != "encoder" or cfg.validation:
+            raise ValueError("the reference protocol re-runs an encoder on the test split: no hand-crafted "
+                             "features or validation there (use the cached protocol)")
+        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+        check_compatible(meta, index)
+        source = {"encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
+                  "validation_list_sha256": None}
         loaders = {s: ShardLoader(cfg.data, cfg.benchmark, s, LoaderConfig(
             batch_size=64, workers=cfg.workers, shuffle=False, keep_labels=False, seed=cfg.seed,
             interpolation=cfg.augment and s == "train")) for s in ("train", "test")}
+        width = model.cfg.width
     else:
         raise ValueError(f"protocol must be 'cached' or 'reference', not {cfg.protocol!r}")
+    head = torch.nn.Linear(width, index["num_classes"])
+    optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
+    history = []
 
     for epoch in range(epochs):
         if cfg.protocol == "reference":                              # the encoder re-runs every epoch
@@ -181,22 +265,16 @@ def linear_eval(cfg: LinearConfig) -> dict:
 
     best = max(history, key=lambda h: h["top1"])
     result = {
-        "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""),
-        "benchmark": cfg.benchmark, "dataset": index["dataset"],
+        "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""), **source,
         "top1": history[-1]["top1"], "top5": history[-1]["top5"],
         "best_epoch_on_test_set": {"epoch": best["epoch"], "top1": best["top1"], "top5": best["top5"],
-                                   "note": "selected on the test set: not a result"},
+                                   "note": f"selected on the {source['split']} set: not a result"},
         "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-        "train_samples": len(train["labels"]), "test_samples": len(test["labels"]),
-        "checkpoint": cfg.checkpoint, "checkpoint_sha256": meta["weights_sha256"],
-        "random_init": cfg.random_init is not None, "sample_list_sha256": None,
-        "dataset_variant": index["variant"], "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
-        "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3),
+        "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
+        **provenance(cfg, index, meta, started),
         "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
     }
-    name = f"linear-{cfg.benchmark}" + ("-reference" if cfg.protocol == "reference" else "") \
-        + ("-std" if cfg.standardize else "") + ("-random" if cfg.random_init is not None else "")
-    write_result(run / "eval" / f"{name}.json", result)
+    write_result(run / "eval" / f"{result_name('linear', cfg, source['encoder'])}.json", result)
     result["head"] = head
     return result
 
@@ -231,25 +309,18 @@ class KnnConfig:
     workers: int = 2
     out: str | None = None
     random_init: dict | None = None
+    features: str = "encoder"        # or "handcrafted"
+    validation: bool = False
 
 
 def knn_eval(cfg: KnnConfig) -> dict:
     _, _, device = init_distributed()
     started = time.perf_counter()
     index = read_index(cfg.data, cfg.benchmark, "train")
-    model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
-    check_compatible(meta, index)
-    run = run_folder(cfg)
-    train = cached_features(model, meta, cfg.data, cfg.benchmark, "train", run / "eval", device, cfg.workers)
-    test = cached_features(model, meta, cfg.data, cfg.benchmark, "test", run / "eval", device, cfg.workers)
+    train, test, meta, source = probe_features(cfg, index, run_folder(cfg), device)
     scores = knn_predict(train["features"], train["labels"], test["features"], cfg.k, index["num_classes"])
-    result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", "benchmark": cfg.benchmark,
-              "dataset": index["dataset"], "top1": topk(scores, test["labels"], 1),
-              "top5": topk(scores, test["labels"], 5), "k": cfg.k, "checkpoint": cfg.checkpoint,
-              "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
-              "sample_list_sha256": None, "dataset_variant": index["variant"],
-              "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data), "git_commit": checkpoint.git_commit(),
-              "wall_s": round(time.perf_counter() - started, 3)}
-    write_result(run / "eval" / (f"knn-{cfg.benchmark}" + ("-random" if cfg.random_init is not None else "") + ".json"),
-                 result)
+    result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **source, "top1": topk(scores, test["labels"], 1),
+              "top5": topk(scores, test["labels"], 5), "k": cfg.k, "train_samples": len(train["labels"]),
+              "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, index, meta, started)}
+    write_result(run_folder(cfg) / "eval" / f"{result_name('knn', cfg, source['encoder'])}.json", result)
     return result

@@ -17,10 +17,9 @@ import torch.nn.functional as F
 
 from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_list
-from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
-from gltr.train.evaluate import check_compatible, load_encoder, run_folder, topk, write_result
+from gltr.train.evaluate import check_compatible, load_encoder, provenance, run_folder, topk, write_result
 
 
 @dataclass
@@ -85,13 +84,10 @@ def semi_eval(cfg: SemiConfig) -> dict:
     logits, labels = torch.cat(logits), torch.cat(labels)
     missing = sorted(set(names) - used)
     result = {"evaluation": "semi", "protocol": f"fine-tune on {cfg.percent}% (seed {cfg.seed})",
-              "benchmark": cfg.benchmark, "dataset": index["dataset"], "percent": cfg.percent, "seed": cfg.seed,
-              "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
+              "encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
+              "percent": cfg.percent, "seed": cfg.seed, "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
               "train_samples": len(used), "listed_samples": len(names), "listed_but_not_prepared": missing,
-              "test_samples": len(labels), "checkpoint": cfg.checkpoint, "checkpoint_sha256": meta["weights_sha256"],
-              "random_init": cfg.random_init is not None, "sample_list_sha256": list_sha,
-              "dataset_variant": index["variant"], "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
-              "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3),
+              "test_samples": len(labels), "sample_list_sha256": list_sha, **provenance(cfg, index, meta, started),
               "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}, "used_samples": sorted(used)}
     run = run_folder(cfg)
     write_result(run / "eval" / f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json", result)
@@ -104,6 +100,7 @@ def summarize_seeds(results: list[dict], run: Path) -> dict:
     top5 = np.array([r["top5"] for r in results])
     first = results[0]
     summary = {"evaluation": "semi", "protocol": f"fine-tune on {first['percent']}%, seeds {[r['seed'] for r in results]}",
+               "encoder": first["encoder"], "split": "test", "random_init": first["random_init"],
                "benchmark": first["benchmark"], "dataset": first["dataset"], "percent": first["percent"],
                "top1": float(top1.mean()), "top1_std": float(top1.std()), "top5": float(top5.mean()),
                "top5_std": float(top5.std()), "seeds": [r["seed"] for r in results],
