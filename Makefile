@@ -1,4 +1,5 @@
 # gltr recipes. `make test` and `make demo` do their own set-up on a fresh machine.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -23,8 +24,9 @@ REAL    ?= ../shared/data
 EV_DATA ?= data/nwucla
 EV_RUN  ?= runs/nwucla-small
 EV_EPOCHS ?= 25
+EV_LR   ?= 5e-4
 
-.PHONY: setup test fulltest demo prepare manifests pretrain linear knn semi report evidence bench clean
+.PHONY: setup test fulltest demo prepare manifests pretrain linear knn semi report evidence bench gpu-evidence gpu-evidence-inputs clean
 
 setup: $(VENV)/.installed
 
@@ -74,6 +76,20 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m gltr.bench --out bench
+
+# The GPU run (README, "GPU evidence"): inputs are made here, the run happens on the device with
+# its own python (PY=python3); QUICK=1 runs the same script at tiny sizes on any machine.
+OUT ?= bench
+PY  ?= $(BIN)/python
+gpu-evidence-inputs: setup
+	$(BIN)/gltr prepare nwucla --raw $(REAL)/nw_ucla --out $(EV_DATA) --workers $(WORKERS) --overwrite
+	$(BIN)/python -m gltr.bench.gpu_evidence --make-inputs --real $(REAL) --data $(EV_DATA) --inputs .gpu
+
+gpu-evidence: $(if $(filter $(BIN)/python,$(PY)),setup)
+	$(if $(QUICK),test -d .gpu/nwucla || $(MAKE) gpu-evidence-inputs,)
+	mkdir -p $(OUT)
+	set -o pipefail; PYTHONUNBUFFERED=1 $(PY) -m gltr.bench.gpu_evidence --out $(OUT) --inputs .gpu --lr $(EV_LR) \
+		$(if $(QUICK),--quick) 2>&1 | tee $(OUT)/gpu-evidence.log
 
 clean:
 	rm -rf demo bench runs .pytest_cache
