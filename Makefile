@@ -84,6 +84,9 @@ PY  ?= $(BIN)/python
 gpu-evidence-inputs: setup
 	$(BIN)/gltr prepare nwucla --raw $(REAL)/nw_ucla --out $(EV_DATA) --workers $(WORKERS) --overwrite
 	$(BIN)/python -m gltr.bench.gpu_evidence --make-inputs --real $(REAL) --data $(EV_DATA) --inputs .gpu
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/wheels \
+		zarr==3.1.6 numcodecs==0.16.6 donfig==0.8.1.post1 google-crc32c==1.9.0 webdataset==1.0.2 braceexpand==0.1.7
 
 gpu-evidence: $(if $(filter $(BIN)/python,$(PY)),setup)
 	$(if $(QUICK),test -d .gpu/nwucla || $(MAKE) gpu-evidence-inputs,)
