@@ -63,11 +63,11 @@ def test_knn_vote_on_separable_features():
 def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
     from gltr.pipeline.sample_lists import read_list
     from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
-    from gltr.cli.main import Preset, random_init_spec
+    from gltr.train.evaluate import random_init_spec
     results = []
     for seed in (0, 1):
         cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=seed, epochs=1, workers=0,
-                         out=str(tmp_path), random_init=random_init_spec(ucla_prepared, "view", Preset.tiny, seed))
+                         out=str(tmp_path), random_init=random_init_spec(ucla_prepared, "view", "tiny", seed))
         r = semi_eval(cfg)
         names, sha = read_list("nwucla", "view", 5, seed)
         assert r["used_samples"] == sorted(names) and r["listed_but_not_prepared"] == []
@@ -97,7 +97,7 @@ def test_handcrafted_features_are_per_joint_mean_and_std_over_valid_frames(ucla_
 
 
 def test_baselines_and_validation_split(ucla_prepared, tmp_path):
-    from gltr.cli.main import random_init_spec
+    from gltr.train.evaluate import random_init_spec
     from gltr.pipeline.sample_lists import read_validation
     held_out, sha = read_validation("nwucla", "view")
     hand = linear_eval(LinearConfig(data=str(ucla_prepared), benchmark="view", features="handcrafted", epochs=30,
@@ -112,13 +112,12 @@ def test_baselines_and_validation_split(ucla_prepared, tmp_path):
     # --random-init defaults to the dataset's pretraining preset (nwucla), and the cache is keyed by config
     spec = random_init_spec(ucla_prepared, "view", None, 0)
     assert spec["model_config"]["dim"] == 48 and spec["model_config"]["persons"] == 1
-    from gltr.cli.main import Preset
-    tiny_a, tiny_b = (random_init_spec(ucla_prepared, "view", Preset.tiny, 0) for _ in range(2))
+    tiny_a, tiny_b, seed_1 = (random_init_spec(ucla_prepared, "view", "tiny", s) for s in (0, 0, 1))
     tiny_b["model_config"]["depth"] = 1
-    for spec in (tiny_a, tiny_b):
+    for spec in (tiny_a, tiny_b, seed_1):
         knn_eval(KnnConfig(data=str(ucla_prepared), benchmark="view", k=5, workers=0, out=str(tmp_path / "rand"),
                            random_init=spec))
-    assert len(list((tmp_path / "rand/eval").glob("features-random-*-train.pt"))) == 2
+    assert len(list((tmp_path / "rand/eval").glob("features-random-*-train.pt"))) == 3   # by config and by seed
 
 
 def test_report_puts_baselines_beside_the_pretrained_encoder(tmp_path):
@@ -129,3 +128,19 @@ def test_report_puts_baselines_beside_the_pretrained_encoder(tmp_path):
     table = comparison(rows)
     assert "| linear | nwucla | view | test | cached | 81.2 | 45.5 | 69.0 | 90.4 |" in table
     assert "| linear | nwucla | view | validation | cached | 77.0 | – | – | – |" in table
+
+
+def test_a_crafted_pickle_in_a_checkpoint_or_feature_cache_is_refused(tmp_path):
+    import pickle
+    from gltr.train import checkpoint
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    path = tmp_path / "latest.pt"
+    torch.save({"model": Payload()}, path)
+    (tmp_path / "latest.json").write_text("{}")
+    with pytest.raises(pickle.UnpicklingError):
+        checkpoint.load(path)
+    assert not (tmp_path / "pwned").exists()

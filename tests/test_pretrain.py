@@ -35,8 +35,8 @@ def test_resume_continues_exactly(synth_ntu_prepared, tmp_path):
     meta = json.loads((tmp_path / "split/checkpoints/latest.json").read_text())
     assert meta["loader"]["epoch"] == 0 and meta["loader"]["batch"] == 3
     train(PretrainConfig(out=str(tmp_path / "split"), max_steps=9, resume=True, **common))
-    a = torch.load(tmp_path / "straight/checkpoints/latest.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "split/checkpoints/latest.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "straight/checkpoints/latest.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split/checkpoints/latest.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert losses(tmp_path / "straight") == losses(tmp_path / "split")
 
@@ -61,8 +61,8 @@ def test_torchrun_two_cpu_ranks(synth_ntu_prepared, tmp_path):
     assert len(curve) == 2 * ranks[0]["batches"]
     # DDP keeps replicas identical: rank 1 saved its weights too
     assert (out / "rank1_weights.pt").exists()
-    w0 = torch.load(out / "checkpoints/latest.pt", weights_only=False)["model"]
-    w1 = torch.load(out / "rank1_weights.pt", weights_only=False)
+    w0 = torch.load(out / "checkpoints/latest.pt", weights_only=True)["model"]
+    w1 = torch.load(out / "rank1_weights.pt", weights_only=True)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
 
 

@@ -233,16 +233,6 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
 
 
-def random_init_spec(data: Path, benchmark: str, preset: Preset | None, seed: int) -> dict:
-    """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
-    this dataset, freshly initialised with `seed`."""
-    from gltr.train.data import read_index
-    from gltr.train.pretrain import PretrainConfig, model_config
-    variant = read_index(data, benchmark, "train")["variant"]
-    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset.value if preset else None), variant)
-    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
-
-
 def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
     """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out."""
     chosen = [name for name, given in (("--checkpoint", checkpoint is not None), ("--random-init", random_init),
@@ -269,7 +259,7 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
            features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
            validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
-    from gltr.train.evaluate import LinearConfig, linear_eval
+    from gltr.train.evaluate import LinearConfig, linear_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
     try:
         r = linear_eval(LinearConfig(
@@ -277,7 +267,7 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
             batch_size=batch_size, lr=lr, protocol=protocol, augment=augment, dropout=dropout, seed=seed,
             standardize=standardize, features=features.value, validation=validation,
             workers=workers, out=str(out) if out else None,
-            random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
+            random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     best = r["best_epoch_on_test_set"]
@@ -294,13 +284,13 @@ def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), b
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
         validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
-    from gltr.train.evaluate import KnnConfig, knn_eval
+    from gltr.train.evaluate import KnnConfig, knn_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
     try:
         r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None,
                                k=k, workers=workers, out=str(out) if out else None, features=features.value,
                                validation=validation,
-                               random_init=random_init_spec(data, benchmark, preset, seed) if random_init else None))
+                               random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     out_console.print(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={k}): "
@@ -312,11 +302,12 @@ def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), 
          percent: int = typer.Option(..., help="1, 5 or 10"),
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
          epochs: int = typer.Option(100), batch_size: int = typer.Option(64), lr: float = typer.Option(1e-4),
-         head_lr: float = typer.Option(1e-3), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
+         head_lr: float = typer.Option(1e-3), workers: int = typer.Option(0, min=0, help="loader processes (0: in the main process)"),
+         out: Path = typer.Option(None),
          random_init: bool = typer.Option(False, "--random-init"),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
-    from gltr.train.evaluate import run_folder
+    from gltr.train.evaluate import random_init_spec, run_folder
     from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
     eval_target(checkpoint, random_init, out)
     results = []
@@ -325,7 +316,7 @@ def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), 
             cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s,
                              checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs, batch_size=batch_size,
                              lr=lr, head_lr=head_lr, workers=workers, out=str(out) if out else None,
-                             random_init=random_init_spec(data, benchmark, preset, s) if random_init else None)
+                             random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None)
             r = semi_eval(cfg)
             out_console.print(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
                               f"({r['train_samples']} labelled samples)")
@@ -350,6 +341,30 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
     if out:
         out.write_text(table)
     print(table, end="")
+
+
+@app.command()
+def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
+             run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
+             out: Path = typer.Option(Path("runs/evidence")), benchmark: str = typer.Option("view"),
+             semi_seeds: list[int] = typer.Option([0, 1, 2, 3, 4], "--semi-seed", help="repeat; none: --semi-seed -1"),
+             workers: int = typer.Option(1, min=0)):
+    """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
+    from gltr.evidence import evidence as run_evidence, semi_text
+    seeds = tuple(s for s in semi_seeds if s >= 0)
+    try:
+        summary = run_evidence(str(data), run, out, benchmark, semi_seeds=seeds, percents=(5, 10) if seeds else (),
+                               workers=workers, log=lambda line: console.print(line, highlight=False, markup=False))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    for split in ("test", "validation"):
+        for kind in ("linear", "knn"):
+            r = summary[split][kind]
+            out_console.print(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
+                              f"hand-crafted {r['handcrafted']:.1f}")
+    if seeds:
+        out_console.print(semi_text(summary))
+    out_console.print(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}")
 
 
 @app.command()

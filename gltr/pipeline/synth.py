@@ -2,10 +2,11 @@
 
     gltr synth ntu --out /tmp/raw --samples 200 --seed 0
 
-NTU: `.skeleton` text (12 fields per joint line), half LF and half CRLF; actions >= 50 are
-two-person; about a fifth of the files carry a static noise body, a few start with empty
-frames. NW-UCLA: `all_sqe`-style JSON. Each class moves its own limb at its own frequency
-and walks its own way, holding another limb out, so a model can learn the classes.
+NTU: `.skeleton` text (12 fields per joint line), half LF and half CRLF; a third of the files
+are two-person (a partner doing the same action, whatever the class); about a fifth carry a
+static noise body, a few start with empty frames. NW-UCLA: `all_sqe`-style JSON. The classes
+differ in how the limbs move (direction and speed of a circling motion), never in a pose: a
+single frame says nothing about the class (see `class_motion`).
 """
 import json
 from pathlib import Path
@@ -29,20 +30,27 @@ UCLA_LIMBS = [[5, 6, 7], [9, 10, 11], [13, 14, 15], [17, 18, 19]]
 
 
 def class_motion(rng, label: int, T: int, pose: np.ndarray, limbs: list) -> np.ndarray:
-    """[T, K, 3] one person performing class `label`: a limb swing plus a walk, randomly varied."""
+    """[T, K, 3] one person performing class `label`: both arms (or legs) circling in the frontal plane.
+
+    The classes differ only in how things move: the circling direction (label % 2) and its period
+    ((label // 2) % 3: 12, 20 or 30 frames). The start phase is uniform, so every class puts the
+    limbs through the same poses with the same per-frame distribution: only motion tells them
+    apart. Labels 6 and up circle other limbs. The walk, the facing and the place are random.
+    """
     t = np.arange(T)[:, None]
-    limb = limbs[label % len(limbs)]
-    freq = (1 + (label // len(limbs)) % 3) * 2 * np.pi / 40 * rng.uniform(0.9, 1.1)
-    amp = rng.uniform(0.15, 0.25)
+    direction = 1.0 if label % 2 == 0 else -1.0
+    period = (12, 20, 30)[(label // 2) % 3] * rng.uniform(0.9, 1.1)
+    first = 2 * ((label // 6) % (len(limbs) // 2))            # arms (0, 1), then legs (2, 3), ...
+    radius = rng.uniform(0.08, 0.12)
     x = np.repeat(pose[None], T, 0) + rng.normal(0, 0.004, (T, len(pose), 3))
-    axis = (label // 2) % 3
-    x[:, limb, axis] += amp * np.sin(freq * t + rng.uniform(0, 0.3))
-    posture = limbs[(label + 1) % len(limbs)]            # a class-specific posture: one limb held out
-    x[:, posture, (label // 3) % 3] += 0.12 * (1 + label % 2) * rng.uniform(0.8, 1.2)
-    heading = 2 * np.pi * label / 7
-    walk = 0.004 * (1 + label % 3) * np.stack([np.cos(heading), 0 * heading, np.sin(heading)]) * t  # [T, 3]
-    x += walk[:, None]
-    yaw = rng.uniform(-0.6, 0.6)                       # the person faces a random way
+    for side, limb in enumerate(limbs[first:first + 2]):
+        phase = rng.uniform(0, 2 * np.pi) + direction * 2 * np.pi * t / period             # [T, 1]
+        circle = radius * np.concatenate([np.cos(phase), np.sin(phase), 0 * phase], 1)    # [T, 3]
+        weight = np.linspace(0.5, 1.0, len(limb))                                         # elbow moves less than hand
+        x[:, limb] += weight[None, :, None] * circle[:, None]
+    heading = rng.uniform(0, 2 * np.pi)                          # a slow walk, any way
+    x += 0.003 * rng.uniform(0, 1) * np.stack([np.cos(heading), 0.0, np.sin(heading)])[None, None] * t[:, :, None]
+    yaw = rng.uniform(-0.6, 0.6)                                 # the person faces a random way
     c, s = np.cos(yaw), np.sin(yaw)
     x = x @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
     return x + np.array([rng.uniform(-0.5, 0.5), 0.1, rng.uniform(2.8, 3.6)])
@@ -63,11 +71,10 @@ def ntu_text(frames: list, crlf: bool) -> bytes:
 
 
 def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10) -> list[Path]:
-    """Write `samples` NTU `.skeleton` files (actions 1..classes, the last third two-person)."""
+    """Write `samples` NTU `.skeleton` files (actions 1..classes; a random third two-person)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     actions = [a for a in range(1, classes + 1)]
-    two_person = set(actions[-max(1, classes // 3):]) if classes > 2 else set()
     paths, used = [], set(missing_list("ntu60") | missing_list("ntu120"))  # never a name on the missing lists
     for i in range(samples):
         action = actions[i % classes]
@@ -79,9 +86,8 @@ def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10) -> list[Pat
                 break
         T = int(rng.integers(40, 120))
         persons = [class_motion(rng, action - 1, T, NTU_POSE, NTU_LIMBS)]
-        if action in two_person:
-            other = class_motion(rng, action - 1, T, NTU_POSE, NTU_LIMBS)[:, :, :] + np.array([0.8, 0, 0.2])
-            persons.append(other[::-1].copy())          # the partner moves in counter-phase
+        if rng.random() < 1 / 3:                         # a partner doing the same action beside them
+            persons.append(class_motion(rng, action - 1, T, NTU_POSE, NTU_LIMBS) + np.array([0.8, 0, 0.2]))
         frames = [[(72057594037931101 + 7 * i + p, persons[p][t]) for p in range(len(persons))] for t in range(T)]
         if rng.random() < 0.2:                           # a static noise body ~2 m aside in every frame
             noise = NTU_POSE * 0.5 + np.array([2.0, 0.0, 4.0]) + rng.normal(0, 0.01, (25, 3))

@@ -50,4 +50,4 @@ def load_meta(pt: Path) -> dict:
 
 def load(pt: Path, map_location="cpu") -> tuple[dict, dict]:
     """(state dict with model / optimizer / rng, meta JSON)."""
-    return torch.load(pt, map_location=map_location, weights_only=False), load_meta(pt)
+    return torch.load(pt, map_location=map_location, weights_only=True), load_meta(pt)   # never unpickles code

@@ -55,6 +55,15 @@ def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> 
     return model.to(device), meta
 
 
+def random_init_spec(data, benchmark: str, preset: str | None, seed: int) -> dict:
+    """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
+    this dataset, freshly initialised with `seed`."""
+    from gltr.train.pretrain import PretrainConfig, model_config
+    variant = read_index(data, benchmark, "train")["variant"]
+    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset), variant)
+    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
+
+
 def check_compatible(meta: dict, index: dict) -> None:
     cfg, v = meta["model_config"], index["variant"]
     got = (v["persons"], v["joints"], v["centre_joint"], v["t_max"])
@@ -80,9 +89,11 @@ def encode(model, loader: ShardLoader, epoch: int, device, dropout: bool = False
 def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Path, device, workers: int) -> dict:
     """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache."""
     dataset_sha = checkpoint.dataset_hash(data)[:12]
-    path = cache_dir / f"features-{meta['weights_sha256'][:12]}-{dataset_sha}-{benchmark}-{split}.pt"
+    weights = meta["weights_sha256"]
+    weights = weights if weights.startswith("random-") else weights[:12]     # random-<config sha>-seed<s>, whole
+    path = cache_dir / f"features-{weights}-{dataset_sha}-{benchmark}-{split}.pt"
     if path.exists():
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=True)
     loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False,
                                                               keep_labels=False))
     out = encode(model, loader, 0, device)

@@ -34,7 +34,7 @@ class SemiConfig:
     lr: float = 1e-4
     head_lr: float = 1e-3
     weight_decay: float = 0.01
-    workers: int = 2
+    workers: int = 0                 # a few hundred clips: worker processes would only fight the model for the cores
     out: str | None = None
     random_init: dict | None = None
 

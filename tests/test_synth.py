@@ -1,0 +1,68 @@
+"""The synthetic classes differ in how things move, never in a pose (the demo depends on it)."""
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import zarr
+
+
+@pytest.fixture(scope="module")
+def demo_like(tmp_path_factory):
+    from gltr.pipeline.prepare import prepare
+    from gltr.pipeline.synth import synth_ntu
+    root = tmp_path_factory.mktemp("demo_like")
+    synth_ntu(root / "raw", 240, seed=0, classes=6)
+    prepare("ntu120", root / "raw", root / "data", log=lambda line: None)
+    manifest = pq.read_table(root / "data/manifest.parquet").to_pydict()
+    store = zarr.open_group(root / "data/store.zarr", mode="r")
+    offsets, motion = store["offsets"][:], store["motion"][:]
+    clips = [motion[offsets[i]:offsets[i + 1], 0] for i in range(len(offsets) - 1)]     # person 0: [L, K, 3]
+    train = np.array([s == "train" for s in manifest["split_xsub"]])
+    return clips, np.array(manifest["label"]), train
+
+
+def linear_probe_accuracy(x_train, y_train, x_test, y_test, classes: int) -> float:
+    torch.manual_seed(0)
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    xt, xv = (torch.tensor((a - mean) / std, dtype=torch.float32) for a in (x_train, x_test))
+    head = torch.nn.Linear(xt.shape[1], classes)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(300):
+        loss = torch.nn.functional.cross_entropy(head(xt), torch.tensor(y_train))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (head(xv).argmax(1).numpy() == y_test).mean()
+
+
+def test_a_single_frame_says_nothing_about_the_class(demo_like):
+    clips, labels, train = demo_like
+    rng = np.random.default_rng(0)
+    frames, y, is_train = [], [], []
+    for clip, label, tr in zip(clips, labels, train):
+        for t in rng.integers(0, len(clip), 4):                 # 4 random frames per clip
+            frames.append(clip[t].ravel())
+            y.append(label)
+            is_train.append(tr)
+    frames, y, is_train = np.array(frames), np.array(y), np.array(is_train)
+    acc = linear_probe_accuracy(frames[is_train], y[is_train], frames[~is_train], y[~is_train], 6)
+    assert acc < 1 / 6 + 0.12, acc                              # chance is 16.7 %
+
+
+def test_the_motion_tells_the_classes_apart(demo_like):
+    """Positive control: the hands' mean turning (signed area swept) and speed give the class."""
+    clips, labels, train = demo_like
+
+    def motion_features(clip):
+        feats = []
+        for hand in (7, 11):                                    # HandLeft, HandRight
+            p = clip[:, hand, :2] - clip[:, hand, :2].mean(0)    # frontal plane, about its centre
+            v = np.diff(p, axis=0)
+            feats += [np.mean(p[:-1, 0] * v[:, 1] - p[:-1, 1] * v[:, 0]), np.linalg.norm(v, axis=1).mean()]
+        return feats
+
+    x = np.array([motion_features(c) for c in clips])
+    centroids = np.stack([x[train & (labels == c)].mean(0) for c in range(6)])
+    scale = x[train].std(0)
+    predicted = (((x[~train, None] - centroids[None]) / scale) ** 2).sum(-1).argmin(1)
+    assert (predicted == labels[~train]).mean() > 0.8
