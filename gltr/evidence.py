@@ -12,10 +12,11 @@ beside its baselines, in one summary.
 """
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from gltr.train import checkpoint
-from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval
+from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id
 from gltr.train.report import PAPER, collect, markdown
 from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
 
@@ -64,6 +65,20 @@ def plot_curve(curve: list, baselines: dict, paper: float | None, path: Path, ti
     plt.close(fig)
 
 
+def earlier_result(cfg: SemiConfig) -> dict | None:
+    """The result file of an identical earlier semi run (same config, encoder and dataset), so that an
+    interrupted evidence run, or one whose random-init runs were done ahead, resumes instead of redoing."""
+    path = Path(cfg.out or Path(cfg.checkpoint).resolve().parents[1]) / "eval" / \
+        f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json"
+    if not path.exists():
+        return None
+    r = json.loads(path.read_text())
+    encoder = checkpoint.load_meta(cfg.checkpoint)["weights_sha256"] if cfg.checkpoint else random_weights_id(cfg.random_init)
+    same = r["config"] == {k: v for k, v in asdict(cfg).items() if k != "random_init"} and r["checkpoint_sha256"] == encoder \
+        and r["dataset_manifest_sha256"] == checkpoint.dataset_hash(cfg.data)
+    return r if same else None
+
+
 def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seeds=(0, 1, 2, 3, 4), percents=(5, 10),
              workers: int = 1, probe_epochs: int | None = None, semi_epochs: int = 100, log=print) -> dict:
     """Run every evaluation of `run` (see the module docstring); return and write the summary.
@@ -107,8 +122,8 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
                 s = dict(src[name])
                 if name == "random":
                     s["random_init"] = {**s["random_init"], "seed": seed}
-                r = semi_eval(SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=semi_epochs,
-                                         workers=0, **s))
+                cfg = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=semi_epochs, workers=0, **s)
+                r = earlier_result(cfg) or semi_eval(cfg)
                 log(f"semi {percent}% {name} seed {seed}: {r['top1']:.1f} ({r['wall_s']:.0f} s)")
                 results.append(r)
             m = summarize_seeds(results, Path(s["out"]))

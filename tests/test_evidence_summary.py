@@ -27,3 +27,14 @@ def test_evidence_summary_holds_every_encoder_split_and_seed(ucla_prepared, tmp_
     assert abs(semi["random"]["mean"] - sum(semi["random"]["per_seed"]) / 2) < 1e-9
     assert s["recipe"]["preset"] == "tiny" and s["pretrain_steps"] == 2 * 16 and s["paper"]["linear"] == 90.4
     assert "| linear | nwucla | view | test | cached |" in (tmp_path / "ev/report.md").read_text()
+    # an identical semi run is reused (interrupted or split evidence runs resume); a changed one is not
+    from dataclasses import replace
+    from gltr.evidence import earlier_result, sources
+    from gltr.train.semi import SemiConfig
+    src = sources(run, tmp_path / "ev", json.loads((run / "pretrain.json").read_text())["model_config"])
+    for name in ("pretrained", "random"):
+        cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=1, epochs=1, workers=0, **src[name])
+        if name == "random":
+            cfg = replace(cfg, random_init={**cfg.random_init, "seed": 1})
+        assert earlier_result(cfg)["top1"] == semi[name]["per_seed"][1]
+        assert earlier_result(replace(cfg, epochs=2)) is None

@@ -5,7 +5,7 @@
 NTU: `.skeleton` text (12 fields per joint line), half LF and half CRLF; a third of the files
 are two-person (a partner doing the same action, whatever the class); about a fifth carry a
 static noise body, a few start with empty frames. NW-UCLA: `all_sqe`-style JSON. The classes
-differ in how the limbs move (direction and speed of a circling motion), never in a pose: a
+differ in how the limbs move (the rhythm and speed of a pumping motion), never in a pose: a
 single frame says nothing about the class (see `class_motion`).
 """
 import json
@@ -30,26 +30,28 @@ UCLA_LIMBS = [[5, 6, 7], [9, 10, 11], [13, 14, 15], [17, 18, 19]]
 
 
 def class_motion(rng, label: int, T: int, pose: np.ndarray, limbs: list) -> np.ndarray:
-    """[T, K, 3] one person performing class `label`: both arms (or legs) circling in the frontal plane.
+    """[T, K, 3] one person performing class `label`: two limbs pumping up and down.
 
-    The classes differ only in how things move: the circling direction (label % 2) and its period
-    ((label // 2) % 3: 12, 20 or 30 frames). The start phase is uniform, so every class puts the
-    limbs through the same poses with the same per-frame distribution: only motion tells them
-    apart. Labels 6 and up circle other limbs. The walk, the facing and the place are random.
+    The classes differ only in how things move: the rhythm's asymmetry (label % 2: a quick rise
+    and slow fall, or a slow rise and quick fall) and its period ((label // 2) % 3: 12, 20 or 30
+    frames). Each limb follows a sawtooth from a random start phase, so in every class its
+    height is uniform over the same range: the same poses, with the same per-frame distribution.
+    Only motion tells the classes apart. Labels 6 and up move other limbs (arms, then legs).
+    The walk, the facing and the place are random.
     """
-    t = np.arange(T)[:, None]
-    direction = 1.0 if label % 2 == 0 else -1.0
+    t = np.arange(T)
+    rise = 0.25 if label % 2 == 0 else 0.75                      # fraction of the period spent rising
     period = (12, 20, 30)[(label // 2) % 3] * rng.uniform(0.9, 1.1)
-    first = 2 * ((label // 6) % (len(limbs) // 2))            # arms (0, 1), then legs (2, 3), ...
-    radius = rng.uniform(0.08, 0.12)
+    first = 2 * ((label // 6) % (len(limbs) // 2))
+    amplitude = rng.uniform(0.15, 0.25)
     x = np.repeat(pose[None], T, 0) + rng.normal(0, 0.004, (T, len(pose), 3))
-    for side, limb in enumerate(limbs[first:first + 2]):
-        phase = rng.uniform(0, 2 * np.pi) + direction * 2 * np.pi * t / period             # [T, 1]
-        circle = radius * np.concatenate([np.cos(phase), np.sin(phase), 0 * phase], 1)    # [T, 3]
-        weight = np.linspace(0.5, 1.0, len(limb))                                         # elbow moves less than hand
-        x[:, limb] += weight[None, :, None] * circle[:, None]
+    for limb in limbs[first:first + 2]:
+        u = (rng.uniform(0, 1) + t / period) % 1.0                                     # [T] phase in [0, 1)
+        height = np.where(u < rise, u / rise, (1 - u) / (1 - rise))                      # [T] sawtooth in [0, 1]
+        weight = np.linspace(0.5, 1.0, len(limb))                                        # elbow moves less than hand
+        x[:, limb, 1] += amplitude * (height[:, None] - 0.5) * weight[None]
     heading = rng.uniform(0, 2 * np.pi)                          # a slow walk, any way
-    x += 0.003 * rng.uniform(0, 1) * np.stack([np.cos(heading), 0.0, np.sin(heading)])[None, None] * t[:, :, None]
+    x += 0.003 * rng.uniform(0, 1) * np.stack([np.cos(heading), 0.0, np.sin(heading)])[None, None] * t[:, None, None]
     yaw = rng.uniform(-0.6, 0.6)                                 # the person faces a random way
     c, s = np.cos(yaw), np.sin(yaw)
     x = x @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T

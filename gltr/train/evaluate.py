@@ -37,6 +37,12 @@ DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
 
 # ----------------------------------------------------------------------------- encoder
 
+def random_weights_id(random_init: dict) -> str:
+    """'random-<config sha256[:12]>-seed<s>': stands for a random encoder's weights hash (names its feature cache)."""
+    config_sha = hashlib.sha256(json.dumps(random_init["model_config"], sort_keys=True).encode()).hexdigest()
+    return f"random-{config_sha[:12]}-seed{random_init['seed']}"
+
+
 def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> tuple[GLTransformer, dict]:
     """(model, meta) from a checkpoint, or a seeded random model when `random_init` gives
     {"model_config": ..., "seed": ...} (the baseline every probe is compared with)."""
@@ -44,9 +50,8 @@ def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> 
         torch.manual_seed(random_init["seed"])
         model = GLTransformer(GLTConfig(**{**random_init["model_config"],
                                            "intervals": tuple(random_init["model_config"]["intervals"])}))
-        config_sha = hashlib.sha256(json.dumps(random_init["model_config"], sort_keys=True).encode()).hexdigest()
         meta = {"model_config": random_init["model_config"], "variant": random_init.get("variant"),
-                "weights_sha256": f"random-{config_sha[:12]}-seed{random_init['seed']}"}   # names the feature cache
+                "weights_sha256": random_weights_id(random_init)}
         return model.to(device), meta
     state, meta = checkpoint.load(ckpt, map_location="cpu")
     cfg = meta["model_config"]
