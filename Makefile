@@ -20,11 +20,13 @@ CKPT    ?= $(RUN)/checkpoints/latest.pt
 PERCENT ?= 5
 SEEDS   ?= 0 1 2 3 4
 REAL    ?= ../shared/data
-# the real-data evidence run (README): NW-UCLA, small() preset, a bounded CPU budget
+# the real-data evidence run (README): NW-UCLA, small() preset, lr chosen on the validation split
 EV_DATA ?= data/nwucla
 EV_RUN  ?= runs/nwucla-small
-EV_EPOCHS ?= 25
+EV_OUT  ?= runs/evidence
+EV_EPOCHS ?= 100
 EV_LR   ?= 5e-4
+EV_SEMI ?=
 
 .PHONY: setup test fulltest demo prepare manifests pretrain linear knn semi report evidence bench gpu-evidence gpu-evidence-inputs clean
 
@@ -62,11 +64,9 @@ report: setup
 
 evidence: setup
 	$(BIN)/gltr prepare nwucla --raw $(REAL)/nw_ucla --out $(EV_DATA) --workers $(WORKERS) --overwrite
-	$(BIN)/gltr pretrain --data $(EV_DATA) --benchmark view --preset small --lr 5e-4 --batch-size 64 \
-		--epochs $(EV_EPOCHS) --workers 1 --out $(EV_RUN)
-	$(BIN)/gltr linear --checkpoint $(EV_RUN)/checkpoints/latest.pt --data $(EV_DATA) --benchmark view
-	$(BIN)/gltr linear --random-init --preset small --data $(EV_DATA) --benchmark view --out $(EV_RUN)-random
-	$(BIN)/gltr report $(EV_RUN) $(EV_RUN)-random --out $(EV_RUN)/report.md
+	$(BIN)/gltr pretrain --data $(EV_DATA) --benchmark view --preset small --lr $(EV_LR) --batch-size 64 \
+		--epochs $(EV_EPOCHS) --save-every 10 --workers 1 --out $(EV_RUN)
+	$(BIN)/gltr evidence --data $(EV_DATA) --run $(EV_RUN) --out $(EV_OUT) $(EV_SEMI)
 
 manifests: setup
 	$(BIN)/gltr manifests --data ../shared/data

@@ -18,11 +18,11 @@ from gltr.train.report import collect, markdown
 
 
 def demo(out: Path, samples: int = 240, classes: int = 6, epochs: int = 12, probe_epochs: int = 200,
-         workers: int = 2, batch_size: int = 16, lr: float = 1e-3, log=print) -> dict:
+         workers: int = 2, batch_size: int = 16, lr: float = 1e-3, lengths: tuple = (32, 64), log=print) -> dict:
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
     log(f"[1/5] synthesising {samples} NTU .skeleton files ({classes} classes) in {out / 'raw'}")
-    synth_ntu(out / "raw", samples, seed=0, classes=classes)
+    synth_ntu(out / "raw", samples, seed=0, classes=classes, lengths=lengths)
     log("[2/5] prepare")
     report = prepare("ntu120", out / "raw", out / "data", workers=workers, shard_size=32, log=log)
     if exit_status(report):

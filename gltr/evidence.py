@@ -115,26 +115,34 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
                    f"{summary['pretrain_minutes']:.0f} CPU-minutes of pretraining")
 
     # ------------------------------------------------------------------ semi-supervised
+    write(summary, out, complete=False)
     for percent in percents:
-        for name in ("pretrained", "random"):
-            results = []
-            for seed in semi_seeds:
+        results = {"pretrained": [], "random": []}
+        for seed in semi_seeds:                                   # seed by seed, both encoders: partial results pair up
+            for name, runs in results.items():
                 s = dict(src[name])
                 if name == "random":
                     s["random_init"] = {**s["random_init"], "seed": seed}
                 cfg = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=semi_epochs, workers=0, **s)
                 r = earlier_result(cfg) or semi_eval(cfg)
                 log(f"semi {percent}% {name} seed {seed}: {r['top1']:.1f} ({r['wall_s']:.0f} s)")
-                results.append(r)
-            m = summarize_seeds(results, Path(s["out"]))
-            summary.setdefault("semi", {}).setdefault(f"{percent}pct", {})[name] = {
-                "mean": m["top1"], "std": m["top1_std"], "per_seed": m["per_seed_top1"], "seeds": m["seeds"]}
+                runs.append(r)
+                m = summarize_seeds(runs, Path(s["out"]))
+                summary.setdefault("semi", {}).setdefault(f"{percent}pct", {})[name] = {
+                    "mean": m["top1"], "std": m["top1_std"], "per_seed": m["per_seed_top1"], "seeds": m["seeds"]}
+            write(summary, out, complete=False)
 
     summary["evaluation_minutes"] = round((time.perf_counter() - started) / 60, 1)
+    write(summary, out, complete=True)
+    return summary
+
+
+def write(summary: dict, out: Path, complete: bool) -> None:
+    """evidence.json (marked incomplete until the last evaluation is in) and report.md."""
+    summary["complete"] = complete
     out.mkdir(parents=True, exist_ok=True)
     (out / "evidence.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "report.md").write_text(markdown(collect([out / n for n in ENCODERS])))
-    return summary
 
 
 def semi_text(summary: dict) -> str:

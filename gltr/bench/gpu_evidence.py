@@ -5,11 +5,11 @@
 
 1. throughput: `ntu()` forward+backward on batches of real NTU lengths, bf16 + length bucketing
    (T padded up to a multiple of 16) vs fp32 padded to 300: samples/s, achieved TFLOP/s and the
-   fraction of the bf16 peak, peak memory at batch 128, the projected NTU-60 xsub pretraining time;
-   `torch.compile` time measured apart from its steady state.
+   fraction of the bf16 peak, peak memory at batch 128, the projected NTU-60 xsub pretraining time.
 2. nwucla: the paper's NW-UCLA protocol end to end (`nwucla()`, 300 epochs at batch 128, then the
    300-epoch linear probe, kNN, and the random-init and hand-crafted baselines).
 3. prepare: `gltr prepare` files/s on synthetic NTU files at 1, 2, 4, ... workers.
+4. compile: `torch.compile` of `ntu()`, compile time apart from steady state, per padded length.
 
 `--quick` runs every section at tiny sizes on any machine (a test does, so the script cannot
 rot) and writes the same JSON fields. A section that fails is recorded with its error and the
@@ -111,19 +111,6 @@ def throughput(quick: bool, device, ntu_lengths: list) -> dict:
     slow = time_steps(model, cfg, batches[:max(2, steps // 2)], pad_max, "fp32", device, flops)
     slow["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
 
-    # torch.compile: the first call per padded length compiles; time that apart from the steady state.
-    # Quick mode traces with the eager backend (graph capture and guards, no code generation).
-    compiled = torch.compile(model, backend="eager" if quick else "inductor")
-    shapes = sorted({pad16(b) for b in batches})[:3]
-    compile_s, steady = [], []
-    for T in shapes + shapes:
-        lens = [T] * batch
-        start = time.perf_counter()
-        time_steps(compiled, cfg, [lens], lambda _: T, "bf16", device, flops)   # 1 warm-up + 1 timed call
-        (compile_s if len(compile_s) < len(shapes) else steady).append(time.perf_counter() - start)
-    eager_same = [time_steps(model, cfg, [[T] * batch], lambda _: T, "bf16", device, flops)["seconds"]
-                  for T in shapes]
-
     projected_h = NTU60_XSUB_TRAIN * NTU_EPOCHS / fast["samples_per_s"] / 3600
     return {
         "preset": "tiny" if quick else "ntu", "batch_size": batch, "mean_real_length": float(np.mean(ntu_lengths)),
@@ -135,10 +122,34 @@ def throughput(quick: bool, device, ntu_lengths: list) -> dict:
         "bf16_peak_tflops": BF16_PEAK_TFLOPS,
         "projected_ntu60_xsub_pretraining_hours": projected_h,
         "projection": f"{NTU60_XSUB_TRAIN} samples x {NTU_EPOCHS} epochs at the bf16 bucketed rate, one device",
-        "compile": {"padded_lengths": shapes, "first_call_s": compile_s, "steady_call_s": steady,
-                    "eager_call_s": eager_same,
-                    "note": "each call = one warm-up + one timed forward+backward at that length; first calls compile"},
     }
+
+
+def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 240) -> dict:
+    """torch.compile with T padded to a multiple of 16: the first call per length compiles; timed apart
+    from the steady state and from eager. Quick mode traces with the eager backend (graph capture and
+    guards, no code generation). Stops adding lengths once `budget_s` is spent."""
+    cfg = tiny() if quick else ntu()
+    batch = 4 if quick else 128
+    torch.manual_seed(0)
+    model = GLTransformer(cfg).to(device).train()
+    flops = forward_flops_of(cfg)
+    compiled = torch.compile(model, backend="eager" if quick else "inductor")
+    lengths = sorted({int(min(-(-T // 16) * 16, cfg.t_max)) for T in np.percentile(ntu_lengths, [25, 75]).astype(int)})
+    started, done = time.perf_counter(), []
+    for T in lengths:
+        if time.perf_counter() - started > budget_s:
+            break
+        start = time.perf_counter()
+        time_steps(compiled, cfg, [[T] * batch], lambda _: T, "bf16", device, flops)        # compiles, then one timed call
+        first = time.perf_counter() - start
+        steady = time_steps(compiled, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
+        eager = time_steps(model, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
+        done.append({"T": T, "first_call_s": first, "steady_samples_per_s": steady["samples_per_s"],
+                     "eager_samples_per_s": eager["samples_per_s"],
+                     "speedup_compiled_vs_eager": steady["samples_per_s"] / eager["samples_per_s"]})
+    return {"preset": "tiny" if quick else "ntu", "batch_size": batch, "backend": "eager" if quick else "inductor",
+            "lengths": done, "note": "first_call_s = compile + warm-up + one timed step at that padded length"}
 
 
 # ----------------------------------------------------------------------------- 2. NW-UCLA protocol
@@ -151,7 +162,7 @@ def nwucla_protocol(quick: bool, data: Path, work: Path, lr: float) -> dict:
     run = work / "nwucla"
     shutil.rmtree(run, ignore_errors=True)
     cfg = PretrainConfig(data=str(data), benchmark="view", out=str(run / "pretrained"), preset=preset, epochs=epochs,
-                         batch_size=128, lr=lr, workers=0, save_every=max(epochs // 6, 1))
+                         batch_size=128, lr=lr, workers=0, save_every=max(epochs // 6, 1), latest_every=10)
     summary = train(cfg)
     variant = read_index(data, "view", "train")["variant"]
     sources = {"pretrained": dict(checkpoint=str(run / "pretrained/checkpoints/latest.pt")),
@@ -236,7 +247,8 @@ def main() -> None:
               "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": git_commit()}
     sections = {"throughput": lambda: throughput(args.quick, device, ntu_lengths(args.inputs)),
                 "nwucla": lambda: nwucla_protocol(args.quick, args.inputs / "nwucla", work, args.lr),
-                "prepare": lambda: prepare_scaling(args.quick, work)}
+                "prepare": lambda: prepare_scaling(args.quick, work),
+                "compile": lambda: compile_time(args.quick, device, ntu_lengths(args.inputs))}
     path = args.out / "gpu-evidence.json"
     for name, section in sections.items():
         start = time.perf_counter()

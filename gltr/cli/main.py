@@ -227,7 +227,7 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
             trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,
             save_every=save_every, max_steps=max_steps, time_budget_s=time_budget_min * 60 if time_budget_min else None,
             resume=resume))
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, FloatingPointError) as e:
         fail(str(e))
     out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")

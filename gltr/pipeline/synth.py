@@ -72,8 +72,8 @@ def ntu_text(frames: list, crlf: bool) -> bytes:
     return ("\r\n" if crlf else "\n").join(lines).encode() + (b"\r\n" if crlf else b"\n")
 
 
-def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10) -> list[Path]:
-    """Write `samples` NTU `.skeleton` files (actions 1..classes; a random third two-person)."""
+def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10, lengths: tuple = (40, 120)) -> list[Path]:
+    """Write `samples` NTU `.skeleton` files (actions 1..classes; a random third two-person; lengths drawn from `lengths`)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     actions = [a for a in range(1, classes + 1)]
@@ -86,7 +86,7 @@ def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10) -> list[Pat
             if name not in used:
                 used.add(name)
                 break
-        T = int(rng.integers(40, 120))
+        T = int(rng.integers(*lengths))
         persons = [class_motion(rng, action - 1, T, NTU_POSE, NTU_LIMBS)]
         if rng.random() < 1 / 3:                         # a partner doing the same action beside them
             persons.append(class_motion(rng, action - 1, T, NTU_POSE, NTU_LIMBS) + np.array([0.8, 0, 0.2]))

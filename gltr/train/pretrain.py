@@ -42,6 +42,7 @@ class PretrainConfig:
     workers: int = 2
     seed: int = 0
     save_every: int = 10                # also keep epoch-NNNN checkpoints every N epochs
+    latest_every: int = 1               # write latest.pt every N epochs (and at the end or an early stop)
     max_steps: int | None = None        # stop (and checkpoint) after this many steps in all
     time_budget_s: float | None = None  # stop (and checkpoint) after this much wall time
     resume: bool = False
@@ -129,6 +130,9 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                     direction_logits, magnitude_logits = forward(motion, mask)
                 loss = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
                                  mask, trajectory_tokens, cfg.trajectory_weight_all)
+                if not torch.isfinite(loss):                                     # stop before anything is saved
+                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: "
+                                             f"training stopped; the last checkpoint in {ckpt_dir} is the last good one")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -157,7 +161,8 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                 save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
                 break
             skip = 0
-            save("latest", epoch + 1, 0)
+            if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs:
+                save("latest", epoch + 1, 0)
             if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
                 save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
 

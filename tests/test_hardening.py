@@ -1,0 +1,42 @@
+"""Garbage never trains silently: float32 overflow fails the file, a non-finite loss stops training
+before anything is saved (synthetic data: these run without ../shared/data)."""
+import json
+
+import pytest
+import torch
+
+from gltr.pipeline.prepare import prepare
+from gltr.pipeline.synth import synth_ntu
+
+
+def test_a_coordinate_that_overflows_float32_fails_its_file(tmp_path):
+    paths = synth_ntu(tmp_path / "raw", 3, seed=1, classes=3)
+    lines = paths[0].read_bytes().split(b"\n")
+    fields = lines[4].split(b" ")            # frame 1, body 1, joint 1 (line 5)
+    fields[0] = b"1e39"                       # finite in float64, inf in float32
+    lines[4] = b" ".join(fields)
+    paths[0].write_bytes(b"\n".join(lines))
+    report = prepare("ntu120", tmp_path / "raw", tmp_path / "out", log=lambda line: None)
+    assert report["counts"]["prepared"] == 2
+    assert [f["file"] for f in report["failed"]] == [paths[0].name]
+    assert "does not fit float32" in report["failed"][0]["reason"]
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(synth_ntu_prepared, tmp_path, monkeypatch):
+    from gltr.train import pretrain
+    real_loss, calls = pretrain.mpdp_loss, {"n": 0}
+
+    def loss_that_breaks(*args, **kw):
+        calls["n"] += 1
+        value = real_loss(*args, **kw)
+        return value * float("nan") if calls["n"] > 7 else value     # epoch 0 has 5 batches of 8
+
+    monkeypatch.setattr(pretrain, "mpdp_loss", loss_that_breaks)
+    cfg = pretrain.PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(tmp_path / "run"),
+                                  preset="tiny", epochs=3, batch_size=8, lr=1e-3, workers=0)
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        pretrain.train(cfg)
+    meta = json.loads((tmp_path / "run/checkpoints/latest.json").read_text())
+    assert meta["loader"] == {"epoch": 1, "batch": 0, "workers": 0}          # saved after epoch 0, nothing later
+    state = torch.load(tmp_path / "run/checkpoints/latest.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
