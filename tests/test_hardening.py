@@ -40,3 +40,37 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(syn
     assert meta["loader"] == {"epoch": 1, "batch": 0, "workers": 0}          # saved after epoch 0, nothing later
     state = torch.load(tmp_path / "run/checkpoints/latest.pt", weights_only=True)
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_ntu_names_with_out_of_range_fields_fail_their_file(tmp_path):
+    from gltr.pipeline.discover import discover
+    paths = synth_ntu(tmp_path / "raw", 1, seed=2, classes=1)
+    good = paths[0].read_bytes()
+    bad = {"S001C001P001R001A121": "action 121", "S001C001P001R001A000": "action 0", "S000C001P001R001A001": "setup 0",
+           "S001C004P001R001A001": "camera 4", "S001C001P000R001A001": "subject 0", "S033C001P001R001A001": "setup 33"}
+    for name in bad:
+        (tmp_path / "raw" / f"{name}.skeleton").write_bytes(good)
+    found = discover("ntu120", tmp_path / "raw")
+    reasons = {f["file"][:20]: f["reason"] for f in found.failed}
+    assert set(reasons) == set(bad) and [t.sample_id for t in found.tasks] == [paths[0].stem]
+    for name, why in bad.items():
+        assert reasons[name].startswith(why + " out of range"), reasons[name]
+    assert all(0 <= t.label < 120 for t in found.tasks)
+
+
+def test_run_folders_are_never_mixed_up(synth_ntu_prepared, tmp_path):
+    from gltr.train.pretrain import PretrainConfig, train
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", out=str(tmp_path / "run"), preset="tiny", epochs=1,
+                  batch_size=8, lr=1e-3, workers=0, max_steps=2)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):          # a mistyped --out does not start afresh
+        train(PretrainConfig(resume=True, **common))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        train(PretrainConfig(**common))
+    train(PretrainConfig(overwrite=True, **common))
+    train(PretrainConfig(overwrite=True, **{**common, "max_steps": 1}))
+    steps = [json.loads(l)["step"] for l in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert steps == [1]                                                     # no stale records appended
+    assert (tmp_path / "run/notes.txt").read_text() == "mine"               # only a run's own files are replaced
+    assert sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir()) == ["latest.json", "latest.pt"]

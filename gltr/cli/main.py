@@ -216,7 +216,8 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
              seed: int = typer.Option(0), save_every: int = typer.Option(10, min=1),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
-             out: Path = typer.Option(Path("runs/pretrain")), resume: bool = typer.Option(False, "--resume")):
+             out: Path = typer.Option(Path("runs/pretrain")), resume: bool = typer.Option(False, "--resume"),
+             overwrite: bool = typer.Option(False, "--overwrite", help="start again in a non-empty --out")):
     """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
     from gltr.train.pretrain import PretrainConfig, train
     try:
@@ -226,8 +227,8 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
             weight_decay=weight_decay, lr_decay=lr_decay, precision=precision.value, compile=compile,
             trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,
             save_every=save_every, max_steps=max_steps, time_budget_s=time_budget_min * 60 if time_budget_min else None,
-            resume=resume))
-    except (FileNotFoundError, ValueError, FloatingPointError) as e:
+            resume=resume, overwrite=overwrite))
+    except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as e:
         fail(str(e))
     out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")

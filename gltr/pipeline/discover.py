@@ -3,7 +3,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gltr.pipeline.names import label_of, missing_list, ntu_in_scope, parse_ntu_name, parse_ucla_name, UCLA_ACTIONS
+from gltr.pipeline.names import (UCLA_ACTIONS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_ntu_name,
+                                 parse_ucla_name)
 
 
 @dataclass
@@ -51,6 +52,9 @@ def discover(dataset: str, raw: Path) -> Found:
             continue
         if dataset == "nwucla" and fields["action"] not in UCLA_ACTIONS:
             found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})
+            continue
+        if dataset != "nwucla" and (problem := ntu_name_problem(dataset, fields)):
+            found.failed.append({"file": rel, "reason": problem})
             continue
         if dataset != "nwucla" and not ntu_in_scope(dataset, fields):
             found.out_of_scope += 1

@@ -30,6 +30,17 @@ def parse_ntu_name(name: str) -> dict | None:
     return dict(setup=setup, camera=camera, subject=subject, replication=replication, action=action)
 
 
+def ntu_name_problem(dataset: str, fields: dict) -> str | None:
+    """Why a well-formed NTU name cannot be a sample of `dataset` (None if it can): setup 1-32,
+    camera 1-3, subject and replication >= 1, action 1-120 (1-60 for NTU-60 setups 1-17 are
+    checked by the scope rule, not here)."""
+    for key, low, high in (("setup", 1, 32), ("camera", 1, 3), ("subject", 1, 999), ("replication", 1, 999),
+                           ("action", 1, 120)):
+        if not low <= fields[key] <= high:
+            return f"{key} {fields[key]} out of range {low}-{high} in the file name"
+    return None
+
+
 def parse_ucla_name(name: str) -> dict | None:
     """'a08_s02_e01_v03' -> {'action': 8, 'subject': 2, 'episode': 1, 'view': 3}."""
     m = UCLA_NAME.match(name)

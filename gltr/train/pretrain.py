@@ -5,6 +5,7 @@
     torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
 """
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -46,6 +47,7 @@ class PretrainConfig:
     max_steps: int | None = None        # stop (and checkpoint) after this many steps in all
     time_budget_s: float | None = None  # stop (and checkpoint) after this much wall time
     resume: bool = False
+    overwrite: bool = False             # start again in a non-empty --out (its run files are replaced)
     log_every: int = 10
 
 
@@ -55,6 +57,30 @@ def model_config(cfg: PretrainConfig, variant: dict):
     mcfg = for_dataset(PRESETS[preset](), variant["persons"], variant["joints"], variant["centre_joint"],
                        variant["t_max"], intervals=tuple(variant["intervals"]))
     return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
+
+
+RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """--resume needs a checkpoint; a fresh run needs an empty --out, or --overwrite (which removes
+    only the files a run writes, never anything else)."""
+    latest = out / "checkpoints" / "latest.pt"
+    if resume:
+        if not latest.exists():
+            raise FileNotFoundError(f"--resume: there is no checkpoint {latest} (is --out right?)")
+        return
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty: --resume continues its run, --overwrite starts again")
+        for name in RUN_FILES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
 
 
 def train(cfg: PretrainConfig, on_finish=None) -> dict:
@@ -75,8 +101,9 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
         interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, keep_labels=False), rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    start_epoch, skip, step = 0, 0, 0
-    if cfg.resume and (ckpt_dir / "latest.pt").exists():
+    check_run_folder(out, cfg.resume, cfg.overwrite)
+    start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
+    if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
         if meta["model_config"] != json.loads(json.dumps(mcfg.to_dict())):
             raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
@@ -89,6 +116,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
         if device.type == "cuda" and state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         start_epoch, skip, step = meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]
+        earlier_s = meta.get("train_s", 0.0)                 # training time of the sessions before this one
 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     forward = torch.compile(net) if cfg.compile else net
@@ -105,6 +133,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
     def save(name: str, epoch: int, batch: int) -> None:
         if main:
             checkpoint.save(ckpt_dir, name, model, optimizer, {**base_meta, "epoch": epoch, "step": step,
+                                                              "train_s": earlier_s + time.perf_counter() - started,
                                                               "loader": {"epoch": epoch, "batch": batch,
                                                                          "workers": cfg.workers}})
 
@@ -146,7 +175,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                     if main:
                         record = {"step": step, "epoch": epoch, "batch": batch_index, "loss": last_loss,
                                   "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate,
-                                  "elapsed_s": time.perf_counter() - started}
+                                  "elapsed_s": earlier_s + time.perf_counter() - started}
                         metrics.write(json.dumps(record) + "\n")
                         metrics.flush()
                         tb.add_scalar("pretrain/loss", last_loss, step)
@@ -166,7 +195,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
             if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
                 save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
 
-    summary = {"steps": step, "final_loss": last_loss, "wall_s": time.perf_counter() - started,
+    summary = {"steps": step, "final_loss": last_loss, "wall_s": earlier_s + time.perf_counter() - started,
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
                "stopped_early": stop}
     if main:
