@@ -74,3 +74,43 @@ def test_run_folders_are_never_mixed_up(synth_ntu_prepared, tmp_path):
     assert steps == [1]                                                     # no stale records appended
     assert (tmp_path / "run/notes.txt").read_text() == "mine"               # only a run's own files are replaced
     assert sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir()) == ["latest.json", "latest.pt"]
+
+
+def test_a_benchmark_must_be_one_of_the_datasets_own(synth_ntu_prepared):
+    from gltr.train.data import read_index
+    assert read_index(synth_ntu_prepared, "xsub", "train")["benchmark"] == "xsub"
+    with pytest.raises(ValueError, match="not a benchmark name"):
+        read_index(synth_ntu_prepared, "../../other/shards/xsub", "train")
+    with pytest.raises(FileNotFoundError):
+        read_index(synth_ntu_prepared, "view", "train")
+
+
+def test_file_names_are_printed_as_they_are_never_as_markup(tmp_path):
+    import os
+    import subprocess
+    import sys
+    paths = synth_ntu(tmp_path / "raw", 1, seed=3, classes=1)
+    (tmp_path / "raw/[").mkdir()
+    for name in ("[/yellow].skeleton", "[bold]x.skeleton"):                 # the first is a folder "[" and a file
+        (tmp_path / "raw" / name).write_bytes(paths[0].read_bytes())
+    result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "prepare", "ntu120", "--raw", str(tmp_path / "raw"),
+                             "--out", str(tmp_path / "[red]out")], capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "250"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "[/yellow].skeleton: bad file name" in result.stderr and "[bold]x.skeleton: bad file name" in result.stderr
+    assert "[red]out" in result.stdout + result.stderr
+
+
+def test_the_readme_stock_library_snippet_runs_as_written(synth_ntu_prepared, tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = re.search(r"Reading it needs no gltr.*?```python\n(.*?)```", readme, re.S).group(1)
+    assert 'root = "data/ntu120"' in snippet and "import gltr" not in snippet
+    script = snippet.replace('root = "data/ntu120"', f"root = {str(synth_ntu_prepared)!r}") + \
+        "\nprint(len(manifest['sample_id']), motion0.shape, x.shape[1:], y)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("60 (")

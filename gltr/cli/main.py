@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -73,7 +74,7 @@ class RateColumn(ProgressColumn):
 
 
 def fail(message: str, code: int = 2):
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")     # user strings (file names) are never markup
     raise typer.Exit(code)
 
 
@@ -99,7 +100,7 @@ def prepare(dataset: Dataset,
             bar.update(task, advance=advance, total=total)
 
         def log(line):
-            bar.console.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
+            bar.console.print(f"[yellow]skipped[/yellow] {escape(line)}", highlight=False)
         try:
             report = run_prepare(dataset.value, raw, out, workers, bodies.value if bodies else None, rotation.value,
                                  shard_size, overwrite, log=log, progress=progress)
@@ -107,7 +108,7 @@ def prepare(dataset: Dataset,
             fail(str(e))
         except KeyboardInterrupt:
             fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)
-    table = Table(title=f"prepared {dataset.value} -> {out}")
+    table = Table(title=escape(f"prepared {dataset.value} -> {out}"))
     table.add_column("what")
     table.add_column("count", justify="right")
     for k, v in report["counts"].items():
@@ -117,7 +118,7 @@ def prepare(dataset: Dataset,
     table.add_row("files/s", f"{report['run']['files_per_s']:,}")
     out_console.print(table)
     if report["counts"]["failed"]:
-        console.print(f"[red]{report['counts']['failed']} file(s) failed[/red]: see {out / 'prepare.json'}")
+        console.print(f"[red]{report['counts']['failed']} file(s) failed[/red]: see {escape(str(out / 'prepare.json'))}")
     raise typer.Exit(exit_status(report))
 
 
@@ -127,7 +128,7 @@ def verify(path: Path):
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
     for p in problems:
-        console.print(f"[red]corrupt[/red] {path / p}", highlight=False)
+        console.print(f"[red]corrupt[/red] {escape(str(path / p))}", highlight=False)
     if problems:
         raise typer.Exit(1)
     out_console.print(f"{path}: all files match prepare.json")

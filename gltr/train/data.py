@@ -32,10 +32,14 @@ from gltr.train.augment import interpolate, shear
 
 
 def read_index(data: Path, benchmark: str, split: str) -> dict:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", benchmark):
+        raise ValueError(f"benchmark {benchmark!r} is not a benchmark name (xsub, xview, xset, view)")
     path = Path(data) / "shards" / benchmark / f"{split}.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: is {data} a prepared dataset with benchmark {benchmark!r}?")
     index = json.loads(path.read_text())
+    if index.get("benchmark") != benchmark or index.get("split") != split:
+        raise ValueError(f"{path} describes {index.get('benchmark')}/{index.get('split')}, not {benchmark}/{split}")
     index["dir"] = str(path.parent)
     return index
 
