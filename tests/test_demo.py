@@ -1,3 +1,5 @@
+import json
+import re
 import subprocess
 import sys
 
@@ -8,6 +10,13 @@ def test_demo_pipeline_end_to_end_at_miniature_size(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[5/5]" in result.stderr and "Traceback" not in result.stderr
-    assert "| linear | ntu120 | xsub | cached |" in result.stdout and "random init" in result.stdout
-    assert "pretrained encoder: top-1" in result.stdout
-    assert (tmp_path / "demo/results.md").exists() and (tmp_path / "demo/data/prepare.json").exists()
+    assert "| linear | ntu120 | xsub | test | cached |" in result.stdout
+    printed = re.search(r"pretrained encoder: top-1 ([\d.]+)%\s+random encoder: ([\d.]+)%\s+hand-crafted features: ([\d.]+)%",
+                        result.stdout)
+    assert printed, result.stdout
+    # the printed figures are the ones the result files hold, one per encoder
+    for value, path in zip(printed.groups(), ("run/eval/linear-xsub.json", "random/eval/linear-xsub-random.json",
+                                              "handcrafted/eval/linear-xsub-handcrafted.json")):
+        r = json.loads((tmp_path / "demo" / path).read_text())
+        assert f"{r['top1']:.1f}" == value and r["test_samples"] + r["train_samples"] == 48
+    assert (tmp_path / "demo/results.md").read_text().count("| linear |") == 3 + 1   # comparison row + 3 results
