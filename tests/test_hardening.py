@@ -114,3 +114,32 @@ def test_the_readme_stock_library_snippet_runs_as_written(synth_ntu_prepared, tm
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("60 (")
+
+
+def test_prepare_never_replaces_what_it_did_not_make(tmp_path):
+    import fcntl
+    raw = tmp_path / "raw"
+    synth_ntu(raw, 4, seed=4, classes=2)
+    before = sorted(p.name for p in raw.iterdir())
+    for out in (raw, tmp_path, raw / "inside"):                                 # --out is --raw, above it, inside it
+        with pytest.raises(ValueError, match="inside or above --raw"):
+            prepare("ntu120", raw, out, overwrite=True, log=lambda line: None)
+    assert sorted(p.name for p in raw.iterdir()) == before
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="not a gltr output"):
+        prepare("ntu120", raw, foreign, overwrite=True, log=lambda line: None)
+    assert (foreign / "thesis.tex").read_text() == "years of work"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        prepare("ntu120", raw, tmp_path / "afile", overwrite=True, log=lambda line: None)
+    out = tmp_path / "out"
+    first = prepare("ntu120", raw, out, log=lambda line: None)
+    with open(tmp_path / "out.lock", "w") as held:                              # another run holds the output
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(FileExistsError, match="another gltr prepare"):
+            prepare("ntu120", raw, out, overwrite=True, log=lambda line: None)
+    second = prepare("ntu120", raw, out, overwrite=True, log=lambda line: None)   # a gltr output: replaced
+    assert second["files"] == first["files"] and not list(tmp_path.glob("out.replaced-*"))
+    assert not (tmp_path / "out.partial").exists()

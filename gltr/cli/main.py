@@ -104,7 +104,7 @@ def prepare(dataset: Dataset,
         try:
             report = run_prepare(dataset.value, raw, out, workers, bodies.value if bodies else None, rotation.value,
                                  shard_size, overwrite, log=log, progress=progress)
-        except (FileExistsError, FileNotFoundError) as e:
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
             fail(str(e))
         except KeyboardInterrupt:
             fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)

@@ -8,6 +8,7 @@ Everything is written under <out>.partial and renamed to <out> when complete.
 """
 import json
 import multiprocessing as mp
+import os
 import platform
 import shutil
 import time
@@ -106,15 +107,18 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     start = time.perf_counter()
     variant = make_variant(dataset, bodies, rotation)
     raw, out = Path(raw), Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+    check_output(raw, out, overwrite)
+    lock = hold_lock(out)                                   # one prepare per output at a time
     found = discover(dataset, raw)
     for f in found.failed:
         log(f"{f['file']}: {f['reason']}")
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
+        if not (tmp / PARTIAL_MARK).exists():
+            raise FileExistsError(f"{tmp} exists and was not made by gltr prepare: move it away")
         shutil.rmtree(tmp)          # left by an interrupted run: redo from scratch
     tmp.mkdir(parents=True)
+    (tmp / PARTIAL_MARK).write_text("an unfinished gltr prepare; removed by the next run\n")
 
     store = StoreWriter(tmp / "store.zarr", variant)
     shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size)
@@ -180,12 +184,48 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     # "run" is the only part that differs between identical runs (times, worker count).
     report["run"] = {"workers": workers, "seconds": round(seconds, 3),
                      "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None}
+    (tmp / PARTIAL_MARK).unlink()
     (tmp / "prepare.json").write_text(json.dumps(report, indent=1) + "\n")
 
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    if out.exists():                # replace by renaming: the old output goes aside, the new one in, then the old is removed
+        old = out.with_name(f"{out.name}.replaced-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+    lock.close()
     return report
+
+
+PARTIAL_MARK = ".gltr-partial"
+
+
+def check_output(raw: Path, out: Path, overwrite: bool) -> None:
+    """Before any work: --out must lie outside --raw, and may only replace an earlier gltr output."""
+    raw_r, out_r = raw.resolve(), out.resolve()
+    if out_r == raw_r or raw_r in out_r.parents or out_r in raw_r.parents:
+        raise ValueError(f"--out {out} is inside or above --raw {raw}: choose a folder outside the raw data")
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise FileExistsError(f"--out {out} exists and is not a folder")
+        if not overwrite:
+            raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+        if not (out / "prepare.json").is_file():
+            raise FileExistsError(f"{out} is not a gltr output (no prepare.json): refusing to replace it")
+
+
+def hold_lock(out: Path):
+    """An exclusive lock on <out>.lock for the whole run: a second prepare of the same output stops at once."""
+    import fcntl
+    out.parent.mkdir(parents=True, exist_ok=True)
+    f = open(out.with_name(out.name + ".lock"), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise FileExistsError(f"another gltr prepare is writing {out} right now") from None
+    return f
 
 
 def output_hashes(root: Path, shard_writers) -> dict:
