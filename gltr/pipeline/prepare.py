@@ -114,7 +114,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         log(f"{f['file']}: {f['reason']}")
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        if not (tmp / PARTIAL_MARK).exists():
+        if not ((tmp / PARTIAL_MARK).exists() or (tmp / "prepare.json").exists()):
             raise FileExistsError(f"{tmp} exists and was not made by gltr prepare: move it away")
         shutil.rmtree(tmp)          # left by an interrupted run: redo from scratch
     tmp.mkdir(parents=True)
@@ -184,8 +184,8 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     # "run" is the only part that differs between identical runs (times, worker count).
     report["run"] = {"workers": workers, "seconds": round(seconds, 3),
                      "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None}
-    (tmp / PARTIAL_MARK).unlink()
     (tmp / "prepare.json").write_text(json.dumps(report, indent=1) + "\n")
+    (tmp / PARTIAL_MARK).unlink()
 
     if out.exists():                # replace by renaming: the old output goes aside, the new one in, then the old is removed
         old = out.with_name(f"{out.name}.replaced-{os.getpid()}")
@@ -232,7 +232,7 @@ def output_hashes(root: Path, shard_writers) -> dict:
     """sha256 of every output file; the shards' were taken while they were written."""
     known = {str((w.dir / s["name"]).relative_to(root)): s["sha256"] for w in shard_writers for s in w.shards}
     return {rel: known.get(rel) or sha256_file(p)
-            for p in sorted(root.rglob("*")) if p.is_file() for rel in [str(p.relative_to(root))]}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != PARTIAL_MARK for rel in [str(p.relative_to(root))]}
 
 
 def exit_status(report: dict) -> int:
