@@ -143,3 +143,23 @@ def test_prepare_never_replaces_what_it_did_not_make(tmp_path):
     second = prepare("ntu120", raw, out, overwrite=True, log=lambda line: None)   # a gltr output: replaced
     assert second["files"] == first["files"] and not list(tmp_path.glob("out.replaced-*"))
     assert not (tmp_path / "out.partial").exists()
+
+
+def test_verify_reports_a_broken_report_missing_files_and_stray_folders(synth_ntu_prepared, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from gltr.pipeline.verify import verify
+    copy = tmp_path / "copy"
+    shutil.copytree(synth_ntu_prepared, copy)
+    assert verify(copy) == []
+    (copy / "shards/xsub/extra").mkdir()
+    (copy / "manifest.parquet").unlink()
+    assert verify(copy) == ["manifest.parquet: missing", "shards/xsub/extra/: a folder prepare did not write"]
+    result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "verify", str(copy)], capture_output=True, text=True)
+    assert result.returncode == 1 and f"{copy}/manifest.parquet: missing" in result.stderr      # the path once, not twice
+    for text in ("", "{not json", "[]", '{"files": 3}'):
+        (copy / "prepare.json").write_text(text)
+        assert verify(copy) == ["prepare.json: not a gltr report (unreadable JSON or no 'files' list)"]
+        result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "verify", str(copy)], capture_output=True, text=True)
+        assert result.returncode == 1 and "Traceback" not in result.stderr

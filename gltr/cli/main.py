@@ -128,7 +128,7 @@ def verify(path: Path):
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
     for p in problems:
-        console.print(f"[red]corrupt[/red] {escape(str(path / p))}", highlight=False)
+        console.print(f"[red]corrupt[/red] {escape(str(path))}/{escape(p)}", highlight=False)
     if problems:
         raise typer.Exit(1)
     out_console.print(f"{path}: all files match prepare.json")

@@ -96,11 +96,8 @@ def npy_bytes(x: np.ndarray) -> bytes:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 BLOCK, RECORD = 512, 10240   # tar block and record sizes

@@ -6,12 +6,17 @@ from gltr.pipeline.store import sha256_file
 
 
 def verify(root: Path) -> list[str]:
-    """Problems found (empty list = intact): missing, changed or unlisted files."""
+    """Problems found, each as '<path relative to root>: what' (empty list = intact): a missing or
+    unreadable prepare.json, missing, changed or unlisted files, folders that hold no listed file."""
     root = Path(root)
-    report_path = root / "prepare.json"
-    if not report_path.exists():
-        return [f"{report_path}: missing (an incomplete or foreign folder)"]
-    listed = json.loads(report_path.read_text())["files"]
+    try:
+        listed = json.loads((root / "prepare.json").read_text())["files"]
+        if not isinstance(listed, dict):
+            raise TypeError
+    except FileNotFoundError:
+        return ["prepare.json: missing (an incomplete or foreign folder)"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return ["prepare.json: not a gltr report (unreadable JSON or no 'files' list)"]
     problems = []
     for rel, sha in listed.items():
         path = root / rel
@@ -19,8 +24,11 @@ def verify(root: Path) -> list[str]:
             problems.append(f"{rel}: missing")
         elif sha256_file(path) != sha:
             problems.append(f"{rel}: sha256 differs from prepare.json (corrupted or modified)")
+    holding = {str(parent) for rel in listed for parent in Path(rel).parents}
     for path in sorted(root.rglob("*")):
         rel = str(path.relative_to(root))
         if path.is_file() and rel != "prepare.json" and rel not in listed:
             problems.append(f"{rel}: not listed in prepare.json")
+        elif path.is_dir() and rel not in holding:
+            problems.append(f"{rel}/: a folder prepare did not write")
     return problems
