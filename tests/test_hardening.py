@@ -163,3 +163,39 @@ def test_verify_reports_a_broken_report_missing_files_and_stray_folders(synth_nt
         assert verify(copy) == ["prepare.json: not a gltr report (unreadable JSON or no 'files' list)"]
         result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "verify", str(copy)], capture_output=True, text=True)
         assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prepared, tmp_path):
+    import shutil
+    from gltr.train import checkpoint
+    from gltr.train.pretrain import PretrainConfig, train
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", epochs=2, batch_size=8, lr=1e-3,
+                  workers=0)
+    train(PretrainConfig(out=str(tmp_path / "a"), max_steps=3, **common))
+    ckpt = tmp_path / "a/checkpoints"
+    stale = (ckpt / "latest.json").read_text()                       # step 3
+    train(PretrainConfig(out=str(tmp_path / "a"), max_steps=6, resume=True, **common))
+    (ckpt / "latest.json").write_text(stale)                          # a stop between the .pt and .json renames
+    state, meta = checkpoint.load(ckpt / "latest.pt")
+    assert meta["step"] == 6                                           # the .pt is the authority, not the stale mirror
+    # resuming from it continues from step 6, not 3: no epoch is replayed
+    train(PretrainConfig(out=str(tmp_path / "a"), max_steps=8, resume=True, **common))
+    steps = [json.loads(l)["step"] for l in (tmp_path / "a/metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 8
+    # a damaged .pt whose mirror names the same step is refused with a clear error
+    shutil.copy(ckpt / "latest.pt", tmp_path / "copy.pt")
+    good = (ckpt / "latest.pt").read_bytes()
+    for at, message in ((len(good) // 2, "sha256"), (len(good) - 100, "cannot be read")):   # in a tensor; in the zip index
+        data = bytearray(good)
+        data[at] ^= 0xFF
+        (ckpt / "latest.pt").write_bytes(bytes(data))
+        with pytest.raises(ValueError, match=message):
+            checkpoint.load(ckpt / "latest.pt")
+    (ckpt / "latest.pt").write_bytes(good)
+    # a checkpoint written before the meta moved into the .pt still loads, from its JSON
+    state = torch.load(tmp_path / "copy.pt", weights_only=True)
+    state.pop("meta")
+    torch.save(state, ckpt / "old.pt")
+    (ckpt / "old.json").write_text((ckpt / "latest.json").read_text().replace(
+        json.loads((ckpt / "latest.json").read_text())["weights_sha256"], checkpoint.sha256_file(ckpt / "old.pt")))
+    assert checkpoint.load(ckpt / "old.pt")[1]["step"] == 8

@@ -5,6 +5,7 @@ epoch and step. Both are written under a temporary name and renamed.
 """
 import json
 import os
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -31,10 +32,13 @@ def dataset_hash(data: Path) -> str:
 
 
 def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
+    """Write <name>.pt (weights, optimiser, RNG states and the meta, in one file: its rename is the one
+    atomic commit) and then <name>.json, a readable mirror of the meta with the .pt's sha256."""
     folder.mkdir(parents=True, exist_ok=True)
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "rng": {"torch": torch.get_rng_state(),
-                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
+                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+             "meta": json.loads(json.dumps(meta))}                      # plain JSON types: loadable with weights_only
     pt, js = folder / f"{name}.pt", folder / f"{name}.json"
     torch.save(state, folder / f".{name}.pt.tmp")
     os.replace(folder / f".{name}.pt.tmp", pt)
@@ -45,9 +49,27 @@ def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
 
 
 def load_meta(pt: Path) -> dict:
+    """The readable mirror <name>.json (fast; `load` is the authority)."""
     return json.loads(Path(pt).with_suffix(".json").read_text())
 
 
 def load(pt: Path, map_location="cpu") -> tuple[dict, dict]:
-    """(state dict with model / optimizer / rng, meta JSON)."""
-    return torch.load(pt, map_location=map_location, weights_only=True), load_meta(pt)   # never unpickles code
+    """(state dict with model / optimizer / rng, meta), checked: the meta comes from the .pt itself,
+    its sha256 is recomputed, and a mirror JSON that names the same step with another hash means the
+    file was damaged. A mirror of an older step is stale (a stop between the two renames) and ignored."""
+    pt = Path(pt)
+    try:
+        state = torch.load(pt, map_location=map_location, weights_only=True)  # never unpickles code
+    except pickle.UnpicklingError:
+        raise
+    except Exception as e:
+        raise ValueError(f"{pt}: cannot be read as a checkpoint ({type(e).__name__}: {str(e)[:80]}); damaged?") from None
+    sha = sha256_file(pt)
+    mirror = load_meta(pt) if pt.with_suffix(".json").exists() else None
+    meta = state.pop("meta", None) or mirror                                  # checkpoints before the meta moved in
+    if meta is None:
+        raise FileNotFoundError(f"{pt}: no meta inside and no {pt.with_suffix('.json').name} beside it")
+    if mirror is not None and mirror.get("weights_sha256") != sha and mirror.get("step") == meta.get("step"):
+        raise ValueError(f"{pt}: sha256 {sha[:12]} differs from {pt.with_suffix('.json').name} "
+                         f"({str(mirror.get('weights_sha256'))[:12]}): the checkpoint was damaged or replaced")
+    return state, {**meta, "weights_sha256": sha}
