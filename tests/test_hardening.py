@@ -199,3 +199,17 @@ def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prep
     (ckpt / "old.json").write_text((ckpt / "latest.json").read_text().replace(
         json.loads((ckpt / "latest.json").read_text())["weights_sha256"], checkpoint.sha256_file(ckpt / "old.pt")))
     assert checkpoint.load(ckpt / "old.pt")[1]["step"] == 8
+
+
+def test_link_loops_and_fifos_do_not_hang_prepare(tmp_path):
+    import os
+    raw = tmp_path / "raw"
+    paths = synth_ntu(raw, 2, seed=5, classes=2)
+    os.symlink(".", raw / "loop1")
+    os.symlink(".", raw / "loop2")
+    os.symlink(raw, raw / "up")
+    os.mkfifo(raw / "S001C001P001R001A009.skeleton")
+    report = prepare("ntu120", raw, tmp_path / "out", log=lambda line: None)      # returns (no hang)
+    assert report["counts"]["prepared"] == 2 and report["counts"]["duplicates"] == 0
+    assert report["failed"] == [{"file": "S001C001P001R001A009.skeleton",
+                                 "reason": "not a regular file (FIFO, socket or device)"}]

@@ -1,5 +1,6 @@
 """Find the raw files of a dataset under a folder (recursively) and sort them into work and skips."""
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +26,32 @@ class Found:
     files_seen: int = 0
 
 
-def walk(raw: Path, suffix: str):
-    """Every file under raw ending in suffix, in a deterministic order."""
+def walk(raw: Path, suffix: str, skipped: list):
+    """Every regular file under raw ending in suffix, in a deterministic order. Symbolic links are
+    followed, but a folder already visited (same device and inode: a link loop, or two links to one
+    place) is walked once; other entries named like a sample (FIFOs, sockets, devices, broken links)
+    are appended to `skipped` as {"file", "reason"} and never opened."""
+    seen = set()
     for root, dirs, files in os.walk(raw, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirs.sort()
         for name in sorted(files):
-            if name.endswith(suffix):
-                yield Path(root) / name
+            if not name.endswith(suffix):
+                continue
+            path = Path(root) / name
+            try:
+                regular = stat.S_ISREG(os.stat(path).st_mode)
+            except OSError as e:
+                skipped.append({"file": str(path.relative_to(raw)), "reason": f"cannot be read: {e.strerror}"})
+                continue
+            if regular:
+                yield path
+            else:
+                skipped.append({"file": str(path.relative_to(raw)), "reason": "not a regular file (FIFO, socket or device)"})
 
 
 def discover(dataset: str, raw: Path) -> Found:
@@ -41,7 +61,7 @@ def discover(dataset: str, raw: Path) -> Found:
     suffix = ".json" if dataset == "nwucla" else ".skeleton"
     missing = missing_list(dataset)
     first_path = {}
-    for path in walk(raw, suffix):
+    for path in walk(raw, suffix, found.failed):
         found.files_seen += 1
         rel = str(path.relative_to(raw))
         sample_id = path.name[: -len(suffix)]
