@@ -213,3 +213,39 @@ def test_link_loops_and_fifos_do_not_hang_prepare(tmp_path):
     assert report["counts"]["prepared"] == 2 and report["counts"]["duplicates"] == 0
     assert report["failed"] == [{"file": "S001C001P001R001A009.skeleton",
                                  "reason": "not a regular file (FIFO, socket or device)"}]
+
+
+def test_ntu_bom_tabs_and_double_spaces_read_like_the_plain_file(tmp_path):
+    from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
+    plain = synth_ntu(tmp_path / "raw", 1, seed=6, classes=1)[0].read_bytes().replace(b"\r\n", b"\n")
+    reference = parse_skeleton(plain).joints
+    lines = plain.split(b"\n")
+    for variant in (b"\xef\xbb\xbf" + plain,                                          # UTF-8 BOM
+                    b"\n".join(l.replace(b" ", b"\t") for l in lines),                # tab-separated
+                    b"\n".join(l.replace(b" ", b"  ") for l in lines)):               # double spaces
+        assert (parse_skeleton(variant).joints == reference).all()
+    broken = list(lines)
+    broken[7] = broken[7].replace(b" ", b"\t", 1) + b"\t7"                             # a 13th field, tab-separated
+    with pytest.raises(SkeletonError, match="line 8: 13 fields"):
+        parse_skeleton(b"\n".join(broken))
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"skeletons": [[[0.1, 0.2, "0.3"]] * 20] * 5, "label": 1}, "not a number"),
+    ({"skeletons": [[[0.1, True, 0.3]] * 20] * 5, "label": 1}, "not a number"),
+    ({"skeletons": [[[0.1, None, 0.3]] * 20] * 5, "label": 1}, "not a number"),
+    ({"skeletons": [[[0.1, 0.2, 0.3]] * 20] * 5, "label": "1"}, "not an integer"),
+    ({"skeletons": [[[0.1, 0.2, 0.3]] * 19] * 5, "label": 1}, "expected [frames, 20, 3]"),
+    ({"skeletons": "none"}, "expected [frames, 20, 3]"),
+    ([1, 2], "no 'skeletons' key"),
+])
+def test_nwucla_values_must_be_numbers_and_labels_integers(tmp_path, record, why):
+    from gltr.pipeline.sample import SampleError, read_ucla
+    from gltr.pipeline.variant import make_variant
+    path = tmp_path / "a01_s01_e00_v01.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(SampleError) as caught:
+        read_ucla(path, make_variant("nwucla"), 0)
+    assert why in str(caught.value)
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"skeletons": [[[0.1, 0.2, 0.3]] * 20] * 5, "label": 1}).encode())
+    assert read_ucla(path, make_variant("nwucla"), 0).motion.shape == (5, 1, 20, 3)      # a BOM is fine

@@ -71,6 +71,8 @@ def parse_skeleton(data: bytes) -> Skeleton:
     """Parse the bytes of one `.skeleton` file; raise SkeletonError on any malformation."""
     if b"\x00" in data:
         raise SkeletonError("binary data (NUL bytes) in a text file")
+    if data.startswith(b"\xef\xbb\xbf"):          # a UTF-8 byte-order mark, as some editors write
+        data = data[3:]
     lines = _Lines(data)
     if lines.count == 0:
         raise SkeletonError("empty file")
@@ -111,8 +113,8 @@ def parse_skeleton(data: bytes) -> Skeleton:
     if not starts:
         return Skeleton(num_frames, np.zeros(0, np.int64), body_id, np.zeros((0, NUM_JOINTS, 3)))
     xyz = _parse_joint_lines(b"".join([lines.block(s, NUM_JOINTS) for s in starts]), NUM_JOINTS * len(starts))
-    if xyz is None:
-        _raise_bad_line(data.split(b"\n"), starts)
+    if xyz is None:                # not single-space separated, or broken: the slow path parses or names the line
+        xyz = _parse_slowly(data.split(b"\n"), starts)
     return Skeleton(num_frames, np.asarray(frames, np.int64), body_id, xyz.reshape(len(starts), NUM_JOINTS, 3))
 
 
@@ -129,10 +131,12 @@ def _parse_joint_lines(text: bytes, num_lines: int) -> np.ndarray | None:
     return xyz
 
 
-def _raise_bad_line(lines: list, starts: list) -> None:
-    """Slow path, taken only for a broken file: find and name the first bad joint line."""
-    for s in starts:
-        for i in range(s, s + NUM_JOINTS):
+def _parse_slowly(lines: list, starts: list) -> np.ndarray:
+    """[B * 25, 3] float64 x, y, z, line by line, any whitespace between fields; or SkeletonError naming
+    the first bad joint line. Taken only when the fast path fails (tabs, double spaces, a broken file)."""
+    xyz = np.empty((len(starts) * NUM_JOINTS, 3))
+    for b, s in enumerate(starts):
+        for j, i in enumerate(range(s, s + NUM_JOINTS)):
             fields = lines[i].split()
             if len(fields) != JOINT_FIELDS:
                 raise SkeletonError(f"line {i + 1}: {len(fields)} fields, expected {JOINT_FIELDS}")
@@ -145,7 +149,8 @@ def _raise_bad_line(lines: list, starts: list) -> None:
                 raise SkeletonError(f"line {i + 1}: non-finite number")
             if numbers[-1] not in (0.0, 1.0, 2.0):
                 raise SkeletonError(f"line {i + 1}: tracking state {fields[-1]!r} is not 0, 1 or 2")
-    raise SkeletonError("joint lines could not be parsed")
+            xyz[b * NUM_JOINTS + j] = numbers[:3]
+    return xyz
 
 
 def _is_float(token: bytes) -> bool:

@@ -64,17 +64,26 @@ def read_ucla(path: Path, variant: dict, expected_label: int) -> Sample:
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     try:
-        record = json.loads(data)
-        x = np.asarray(record["skeletons"], dtype=np.float32)
-        label = record.get("label")
+        record = json.loads(data.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise SampleError(f"not valid JSON of numbers: {str(e)[:80]}") from None
-    except (KeyError, TypeError):
-        raise SampleError("no 'skeletons' key in the JSON object") from None
-    if x.ndim != 3 or x.shape[1:] != (variant["joints"], 3):
-        raise SampleError(f"skeletons have shape {list(x.shape)}, expected [frames, {variant['joints']}, 3]")
+        raise SampleError(f"not valid JSON: {str(e)[:80]}") from None
+    if not isinstance(record, dict) or "skeletons" not in record:
+        raise SampleError("no 'skeletons' key in the JSON object")
+    K = variant["joints"]
+    frames = record["skeletons"]
+    if not (isinstance(frames, list) and all(isinstance(f, list) and len(f) == K and
+                                             all(isinstance(j, list) and len(j) == 3 for j in f) for f in frames)):
+        shape = list(np.shape(np.asarray(frames, dtype=object))) if isinstance(frames, list) else type(frames).__name__
+        raise SampleError(f"skeletons have shape {shape}, expected [frames, {K}, 3]")
+    if not all(type(v) in (int, float) for f in frames for j in f for v in j):   # bool is not a coordinate
+        raise SampleError("skeletons hold a value that is not a number (a string, boolean or null)")
+    x = np.asarray(frames, dtype=np.float32).reshape(len(frames), K, 3)
     if not np.isfinite(x).all():
         raise SampleError("non-finite coordinates")
-    if label is not None and label - 1 != expected_label:
-        raise SampleError(f"label {label} in the file disagrees with the file name (class {expected_label + 1})")
+    label = record.get("label")
+    if label is not None:
+        if type(label) is not int:
+            raise SampleError(f"label {label!r} is not an integer")
+        if label - 1 != expected_label:
+            raise SampleError(f"label {label} in the file disagrees with the file name (class {expected_label + 1})")
     return finish(path.stem, sha, 1, x[:, None], variant)      # [T, 1, K, 3]
