@@ -249,3 +249,19 @@ def test_nwucla_values_must_be_numbers_and_labels_integers(tmp_path, record, why
     assert why in str(caught.value)
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"skeletons": [[[0.1, 0.2, 0.3]] * 20] * 5, "label": 1}).encode())
     assert read_ucla(path, make_variant("nwucla"), 0).motion.shape == (5, 1, 20, 3)      # a BOM is fine
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_no_rank_ever_gets_an_empty_batch(tmp_path, world):
+    from gltr.train.data import LoaderConfig, ShardLoader
+    synth_ntu(tmp_path / "raw", 7, seed=7, classes=7)
+    prepare("ntu120", tmp_path / "raw", tmp_path / "data", shard_size=2, log=lambda line: None)
+    counts = []
+    for rank in range(world):
+        loader = ShardLoader(tmp_path / "data", "xset", "train", LoaderConfig(batch_size=1, workers=0), rank, world)
+        sizes = [len(b["key"]) for b in loader.epoch(0)]
+        assert sizes and min(sizes) >= 1, sizes
+        counts.append(len(sizes))
+    assert len(set(counts)) == 1                                           # DDP: the same number of steps everywhere
+    with pytest.raises(ValueError, match="every process needs at least one"):
+        ShardLoader(tmp_path / "data", "xset", "train", LoaderConfig(batch_size=1, workers=0), 0, 64)

@@ -268,7 +268,11 @@ class ShardLoader:
             total = self.index["num_samples"]
         else:
             self.count, total = self._subset_count()
-        self.num_batches = max(1, math.ceil(math.ceil(total / world) / cfg.batch_size)) if total else 0
+        if 0 < total < world:
+            raise ValueError(f"{self.index['dir']}/{split}: {total} sample(s) for {world} processes; "
+                             f"every process needs at least one")
+        # every rank holds at least total // world samples: that many fill num_batches non-empty batches
+        self.num_batches = max(1, math.ceil((total // world) / cfg.batch_size)) if total else 0
 
     def _subset_count(self) -> tuple[int, int]:
         """(samples on this rank, in all) of the subset that this split holds, from manifest.parquet."""
