@@ -265,3 +265,20 @@ def test_no_rank_ever_gets_an_empty_batch(tmp_path, world):
     assert len(set(counts)) == 1                                           # DDP: the same number of steps everywhere
     with pytest.raises(ValueError, match="every process needs at least one"):
         ShardLoader(tmp_path / "data", "xset", "train", LoaderConfig(batch_size=1, workers=0), 0, 64)
+
+
+def test_a_damaged_first_copy_gives_way_to_a_good_duplicate(tmp_path):
+    raw = tmp_path / "raw"
+    good = synth_ntu(raw / "b", 1, seed=8, classes=1)[0]
+    (raw / "a").mkdir()
+    (raw / "a" / good.name).write_bytes(good.read_bytes()[:500])                 # truncated, and found first
+    (raw / "c").mkdir()
+    (raw / "c" / good.name).write_bytes(good.read_bytes())
+    report = prepare("ntu120", raw, tmp_path / "out", log=lambda line: None)
+    assert report["counts"]["prepared"] == 1 and report["counts"]["failed"] == 0
+    a, b, c = (f"{d}/{good.name}" for d in "abc")
+    assert report["duplicates"][0]["file"] == a and report["duplicates"][0]["duplicate_of"] == b
+    assert "truncated" in report["duplicates"][0]["damaged"]
+    assert report["duplicates"][1] == {"file": c, "duplicate_of": b}
+    import pyarrow.parquet as pq
+    assert pq.read_table(tmp_path / "out/manifest.parquet").column("source").to_pylist() == [b]

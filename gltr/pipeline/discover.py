@@ -14,6 +14,7 @@ class Task:
     path: Path
     fields: dict
     label: int
+    copies: list = field(default_factory=list)        # other files of the same sample, tried if `path` is damaged
 
 
 @dataclass
@@ -60,7 +61,7 @@ def discover(dataset: str, raw: Path) -> Found:
         raise FileNotFoundError(f"raw folder {raw} does not exist")
     suffix = ".json" if dataset == "nwucla" else ".skeleton"
     missing = missing_list(dataset)
-    first_path = {}
+    first_path, task_of = {}, {}
     for path in walk(raw, suffix, found.failed):
         found.files_seen += 1
         rel = str(path.relative_to(raw))
@@ -81,12 +82,15 @@ def discover(dataset: str, raw: Path) -> Found:
             continue
         if sample_id in first_path:
             found.duplicates.append({"file": rel, "duplicate_of": first_path[sample_id]})
+            if sample_id in task_of:
+                task_of[sample_id].copies.append(path)
             continue
         first_path[sample_id] = rel
         if sample_id in missing:
             found.missing.append(sample_id)
             continue
-        found.tasks.append(Task(sample_id, path, fields, label_of(dataset, fields)))
+        task_of[sample_id] = Task(sample_id, path, fields, label_of(dataset, fields))
+        found.tasks.append(task_of[sample_id])
     found.tasks.sort(key=lambda t: t.sample_id)
     found.missing.sort()
     return found

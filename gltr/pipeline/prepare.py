@@ -42,21 +42,26 @@ def _init_worker(variant: dict) -> None:
 
 
 def _process(task: Task):
-    """(Sample, tar bytes of its shard members) on success, else the reason as a string. Never raises for a data problem."""
-    try:
-        if _variant["dataset"] == "nwucla":
-            sample = read_ucla(task.path, _variant, task.label)
-        else:
-            sample = read_ntu(task.path, _variant)
-        meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
-                "dataset": _variant["dataset"], **task.fields}
-        return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta))  # serialised here
-    except SampleError as e:
-        return str(e)
-    except OSError as e:
-        return f"cannot read: {e.strerror or e}"
-    except Exception as e:  # a bug, not a data problem: still report the file and go on
-        return f"unexpected {type(e).__name__}: {e}"
+    """(Sample, tar bytes of its shard members, the file used, why earlier copies failed) on success,
+    else the reason as a string. A damaged file is replaced by the first of its copies that reads.
+    Never raises for a data problem."""
+    reasons = []
+    for path in [task.path, *task.copies]:
+        try:
+            if _variant["dataset"] == "nwucla":
+                sample = read_ucla(path, _variant, task.label)
+            else:
+                sample = read_ntu(path, _variant)
+            meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
+                    "dataset": _variant["dataset"], **task.fields}
+            return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta)), path, reasons
+        except SampleError as e:
+            reasons.append(str(e))
+        except OSError as e:
+            reasons.append(f"cannot read: {e.strerror or e}")
+        except Exception as e:  # a bug, not a data problem: still report the file and go on
+            reasons.append(f"unexpected {type(e).__name__}: {e}")
+    return reasons[0]
 
 
 def _process_batch(batch: list) -> list:
@@ -139,7 +144,16 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
             failed.append({"file": rel, "reason": result})
             log(f"{rel}: {result}")
             continue
-        result, blob = result
+        result, blob, used, reasons = result
+        if used != task.path:       # the first copy was damaged: the one used becomes the original, the damaged one the duplicate
+            used_rel = str(used.relative_to(raw))
+            for d in found.duplicates:
+                if d["file"] == used_rel:
+                    d.update(file=rel, damaged=reasons[0])
+                if d["duplicate_of"] == rel:
+                    d["duplicate_of"] = used_rel
+            log(f"{rel}: {reasons[0]}; prepared from its copy {used_rel}")
+            rel = used_rel
         offset = store.append(result)
         for b in BENCHMARKS[dataset]:
             split = split_of(dataset, b, task.fields)
