@@ -282,3 +282,26 @@ def test_a_damaged_first_copy_gives_way_to_a_good_duplicate(tmp_path):
     assert report["duplicates"][1] == {"file": c, "duplicate_of": b}
     import pyarrow.parquet as pq
     assert pq.read_table(tmp_path / "out/manifest.parquet").column("source").to_pylist() == [b]
+
+
+def test_a_changed_shard_never_trains_and_a_crafted_header_never_hangs(synth_ntu_prepared, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from gltr.train.data import read_ustar
+    copy = tmp_path / "data"
+    shutil.copytree(synth_ntu_prepared, copy)
+    shard = copy / "shards/xsub/train-000000.tar"
+    data = bytearray(shard.read_bytes())
+    data[2000] ^= 0x01                                                        # one flipped bit
+    shard.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "pretrain", "--data", str(copy), "--benchmark", "xsub",
+                             "--preset", "tiny", "--epochs", "1", "--batch-size", "8", "--workers", "1",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "sha256 differs from its index" in result.stderr
+    assert not (tmp_path / "run/checkpoints").exists()                         # nothing saved from garbage
+    header = bytearray(synth_ntu_prepared.joinpath("shards/xsub/train-000000.tar").read_bytes()[:512 * 4])
+    header[124:136] = b"-0001000\0\0\0\0"                                      # a size of -512: used to loop forever
+    with pytest.raises(ValueError, match="corrupt tar header"):
+        list(read_ustar(bytes(header), "crafted.tar"))

@@ -74,6 +74,8 @@ class RateColumn(ProgressColumn):
 
 
 def fail(message: str, code: int = 2):
+    if "Original Traceback" in message:               # re-raised from a DataLoader worker: its last line says it
+        message = message.strip().splitlines()[-1]
     console.print(f"[red]error:[/red] {escape(message)}")     # user strings (file names) are never markup
     raise typer.Exit(code)
 

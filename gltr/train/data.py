@@ -16,6 +16,7 @@ Every sample of the split is seen exactly once per epoch across all ranks, every
 the same number of batches (DDP never waits on a finished rank), and (epoch, batch) is the whole
 loader state: the epoch is rebuilt from its seeds and the first `batch` batches are skipped.
 """
+import hashlib
 import io
 import itertools
 import json
@@ -47,12 +48,12 @@ def read_index(data: Path, benchmark: str, split: str) -> dict:
 # ----------------------------------------------------------------------------- stages (workers)
 
 def epoch_shards(index: dict, seed: int, epoch: int, shuffle: bool):
-    """[(path, first global index)] in this epoch's order."""
+    """[(path, first global index, sha256 from the index)] in this epoch's order."""
     shards = index["shards"]
     order = np.random.default_rng([seed, epoch]).permutation(len(shards)) if shuffle else np.arange(len(shards))
     start, out = 0, []
     for i in order:
-        out.append((str(Path(index["dir"]) / shards[i]["name"]), start))
+        out.append((str(Path(index["dir"]) / shards[i]["name"]), start, shards[i]["sha256"]))
         start += shards[i]["num_samples"]
     return out
 
@@ -78,7 +79,9 @@ def read_ustar(data: bytes, path: str):
         try:
             size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
         except ValueError:
-            raise ValueError(f"{path}: corrupt tar header at byte {at}") from None
+            size = -1
+        if not 0 <= size <= end - at - 512:                             # bounded: never loops, never reads past the end
+            raise ValueError(f"{path}: corrupt tar header at byte {at}")
         if header[156:157] not in (b"0", b"\0"):
             raise ValueError(f"{path}: unsupported tar member type {header[156:157]!r} at byte {at}")
         at += 512
@@ -87,11 +90,15 @@ def read_ustar(data: bytes, path: str):
 
 
 def read_tar(shards, members=("motion.npy", "cls", "mpdp.npy")):
-    """(global index, {"__key__", member: bytes}) for every sample of every shard, in order."""
+    """(global index, {"__key__", member: bytes}) for every sample of every shard, in order. Each
+    shard's sha256 is checked against its index first (cheap next to decoding): a changed shard
+    never trains silently."""
     wanted = set(members)
-    for path, start in shards:
+    for path, start, sha in shards:
         with open(path, "rb") as f:
             data = f.read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ValueError(f"{path}: sha256 differs from its index (corrupted or modified): run `gltr verify`")
         i, key, sample = start, None, None
         for name, payload in read_ustar(data, path):
             k, ext = name.split(".", 1)
@@ -128,6 +135,9 @@ def load_npy(data: bytes) -> np.ndarray:
 
 def decode(samples):
     for s in samples:
+        missing = {"motion.npy", "cls"} - set(s)
+        if missing:
+            raise ValueError(f"sample {s['__key__']!r}: no {', '.join(sorted(missing))} member in its shard")
         out = {"key": s["__key__"], "motion": load_npy(s["motion.npy"]), "label": int(s["cls"])}
         if "mpdp.npy" in s:
             out["mpdp"] = load_npy(s["mpdp.npy"])
