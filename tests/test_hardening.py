@@ -305,3 +305,27 @@ def test_a_changed_shard_never_trains_and_a_crafted_header_never_hangs(synth_ntu
     header[124:136] = b"-0001000\0\0\0\0"                                      # a size of -512: used to loop forever
     with pytest.raises(ValueError, match="corrupt tar header"):
         list(read_ustar(bytes(header), "crafted.tar"))
+
+
+def test_an_installed_wheel_carries_the_manifests(tmp_path):
+    """`pip install .` (not editable) must find split rules and sample lists: they ship as package data."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(root)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next((tmp_path / "wheel").glob("gltr-*.whl"))
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    probe = ("import gltr, gltr.pipeline.names as n, gltr.pipeline.sample_lists as s;"
+             "print(gltr.__file__);"
+             "print(n.split_rules()['nwucla']['view']['train'], len(n.missing_list('ntu120')),"
+             " len(s.read_list('ntu60', 'xsub', 5, 0)[0]), len(s.read_validation('nwucla', 'view')[0]))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    where, numbers = result.stdout.splitlines()
+    assert where.startswith(str(tmp_path / "site"))                       # the installed copy, not the checkout
+    assert numbers == "[1, 2] 535 1980 191"

@@ -9,7 +9,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"
+MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
 
 NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
 UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})$")

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each writes a JSON of ratios measured within one run."""

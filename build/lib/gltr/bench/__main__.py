@@ -1,0 +1,28 @@
+"""`make bench` / `python -m gltr.bench --out bench [--only prepare]`: run the benchmarks, write JSON."""
+import argparse
+import json
+import os
+from pathlib import Path
+
+from gltr.bench import eval_bench, prepare_bench, train_bench
+
+REAL = Path(os.environ.get("GLTR_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+BENCHES = {"prepare": prepare_bench.run, "train": train_bench.run, "eval": eval_bench.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--only", choices=sorted(BENCHES), action="append")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or BENCHES:
+        result = BENCHES[name](args.out, REAL)
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"== {name} -> {path}")
+        print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

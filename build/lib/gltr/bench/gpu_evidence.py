@@ -1,0 +1,275 @@
+"""`make gpu-evidence`: the GPU measurements, in one call on a lent device (at most ~9 minutes).
+
+    make gpu-evidence-inputs                      # here: prepared NW-UCLA, real NTU lengths, wheels -> .gpu/
+    make gpu-evidence PY=python3 OUT=$OUT         # there (see README, "GPU evidence"), or here with QUICK=1
+
+1. throughput: `ntu()` forward+backward on batches of real NTU lengths, bf16 + length bucketing
+   (T padded up to a multiple of 16) vs fp32 padded to 300: samples/s, achieved TFLOP/s and the
+   fraction of the bf16 peak, peak memory at batch 128, the projected NTU-60 xsub pretraining time.
+2. nwucla: the paper's NW-UCLA protocol end to end (`nwucla()`, 300 epochs at batch 128, then the
+   300-epoch linear probe, kNN, and the random-init and hand-crafted baselines).
+3. prepare: `gltr prepare` files/s on synthetic NTU files at 1, 2, 4, ... workers.
+4. compile: `torch.compile` of `ntu()`, compile time apart from steady state, per padded length.
+
+`--quick` runs every section at tiny sizes on any machine (a test does, so the script cannot
+rot) and writes the same JSON fields. A section that fails is recorded with its error and the
+others still run.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gltr.model.gltransformer import GLTransformer, forward_gflops, ntu, tiny
+
+BF16_PEAK_TFLOPS = 790.0          # H200 dense bf16 matrix rate measured on this workplace's machines
+NTU60_XSUB_TRAIN = 40_091
+NTU_EPOCHS = 120
+
+
+# ----------------------------------------------------------------------------- 1. throughput
+
+def forward_flops_of(cfg):
+    """T -> forward FLOPs of one sequence, encoder plus MPDP heads: a*T + b*T^2 (linear layers and
+    spatial attention grow with T, temporal attention with T^2), fitted exactly from the encoder's
+    counts at T = 1, 2; the heads add 2 * C * N * (27 + 16) per frame and interval."""
+    f1, f2 = (forward_gflops(cfg, t) * 1e9 for t in (1, 2))
+    b = (f2 - 2 * f1) / 2
+    a = f1 - b + 2 * cfg.width * cfg.tokens * (27 + 16) * len(cfg.intervals)
+    return lambda T: a * T + b * T * T
+
+
+def flops_per_step(flops, lengths: list, T: int) -> tuple[float, float]:
+    """(executed, useful) FLOPs of one forward+backward (= 3 x forward) of a batch padded to T."""
+    return 3 * len(lengths) * flops(T), 3 * sum(flops(t) for t in lengths)
+
+
+def time_steps(model, cfg, batches: list, pad, precision: str, device, flops) -> dict:
+    """Forward+backward over `batches` (lists of lengths); the first is warm-up. pad(lengths) -> T."""
+    samples, seconds, executed, useful = 0, 0.0, 0.0, 0.0
+    for i, lens in enumerate([batches[0]] + batches):
+        T = pad(lens)
+        motion = torch.randn(len(lens), T, cfg.persons, cfg.joints, 3, device=device) * 0.1
+        mask = torch.arange(T, device=device)[None] < torch.tensor(lens, device=device)[:, None]
+        sync(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            d, m = model(motion, mask)
+        (d.float().mean() + m.float().mean()).backward()
+        model.zero_grad(set_to_none=True)
+        sync(device)
+        if i:
+            seconds += time.perf_counter() - start
+            samples += len(lens)
+            e, u = flops_per_step(flops, lens, T)
+            executed, useful = executed + e, useful + u
+    return {"samples_per_s": samples / seconds, "executed_tflops": executed / seconds / 1e12,
+            "useful_tflops": useful / seconds / 1e12, "timed_steps": len(batches), "seconds": seconds}
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bucketed_batches(lengths: list, batch_size: int, steps: int, rng) -> list:
+    """`steps` batches of the real length distribution, each cut from a sorted window (as the loader does)."""
+    draws = rng.choice(lengths, size=(steps, batch_size * 8)).tolist()
+    return [sorted(d)[k * batch_size:(k + 1) * batch_size] for d, k in zip(draws, rng.integers(0, 8, steps).tolist())]
+
+
+def throughput(quick: bool, device, ntu_lengths: list) -> dict:
+    cfg = tiny() if quick else ntu()
+    batch, steps = (4, 2) if quick else (128, 6)
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    model = GLTransformer(cfg).to(device).train()
+    flops = forward_flops_of(cfg)
+    batches = bucketed_batches(ntu_lengths, batch, steps, rng)
+    multiple = 16
+
+    def pad16(lens):
+        return int(min(-(-max(lens) // multiple) * multiple, cfg.t_max))
+
+    def pad_max(lens):
+        return cfg.t_max
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    fast = time_steps(model, cfg, batches, pad16, "bf16", device, flops)
+    fast["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    slow = time_steps(model, cfg, batches[:max(2, steps // 2)], pad_max, "fp32", device, flops)
+    slow["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+
+    projected_h = NTU60_XSUB_TRAIN * NTU_EPOCHS / fast["samples_per_s"] / 3600
+    return {
+        "preset": "tiny" if quick else "ntu", "batch_size": batch, "mean_real_length": float(np.mean(ntu_lengths)),
+        "real_lengths": len(ntu_lengths), "t_max": cfg.t_max,
+        "bf16_bucketed_pad16": fast, "fp32_padded_to_t_max": slow,
+        "speedup_bf16_bucketed_vs_fp32_padded": fast["samples_per_s"] / slow["samples_per_s"],
+        "fraction_of_bf16_peak_executed": fast["executed_tflops"] / BF16_PEAK_TFLOPS,
+        "fraction_of_bf16_peak_useful": fast["useful_tflops"] / BF16_PEAK_TFLOPS,
+        "bf16_peak_tflops": BF16_PEAK_TFLOPS,
+        "projected_ntu60_xsub_pretraining_hours": projected_h,
+        "projection": f"{NTU60_XSUB_TRAIN} samples x {NTU_EPOCHS} epochs at the bf16 bucketed rate, one device",
+    }
+
+
+def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 240) -> dict:
+    """torch.compile with T padded to a multiple of 16: the first call per length compiles; timed apart
+    from the steady state and from eager. Quick mode traces with the eager backend (graph capture and
+    guards, no code generation). Stops adding lengths once `budget_s` is spent."""
+    cfg = tiny() if quick else ntu()
+    batch = 4 if quick else 128
+    torch.manual_seed(0)
+    model = GLTransformer(cfg).to(device).train()
+    flops = forward_flops_of(cfg)
+    compiled = torch.compile(model, backend="eager" if quick else "inductor")
+    lengths = sorted({int(min(-(-T // 16) * 16, cfg.t_max)) for T in np.percentile(ntu_lengths, [25, 75]).astype(int)})
+    started, done = time.perf_counter(), []
+    for T in lengths:
+        if time.perf_counter() - started > budget_s:
+            break
+        start = time.perf_counter()
+        time_steps(compiled, cfg, [[T] * batch], lambda _: T, "bf16", device, flops)        # compiles, then one timed call
+        first = time.perf_counter() - start
+        steady = time_steps(compiled, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
+        eager = time_steps(model, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
+        done.append({"T": T, "first_call_s": first, "steady_samples_per_s": steady["samples_per_s"],
+                     "eager_samples_per_s": eager["samples_per_s"],
+                     "speedup_compiled_vs_eager": steady["samples_per_s"] / eager["samples_per_s"]})
+    return {"preset": "tiny" if quick else "ntu", "batch_size": batch, "backend": "eager" if quick else "inductor",
+            "lengths": done, "note": "first_call_s = compile + warm-up + one timed step at that padded length"}
+
+
+# ----------------------------------------------------------------------------- 2. NW-UCLA protocol
+
+def nwucla_protocol(quick: bool, data: Path, work: Path, lr: float) -> dict:
+    from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval
+    from gltr.train.pretrain import PretrainConfig, model_config, train
+    from gltr.train.data import read_index
+    preset, epochs, probe_epochs = ("tiny", 1, 5) if quick else ("nwucla", 300, 300)
+    run = work / "nwucla"
+    shutil.rmtree(run, ignore_errors=True)
+    cfg = PretrainConfig(data=str(data), benchmark="view", out=str(run / "pretrained"), preset=preset, epochs=epochs,
+                         batch_size=128, lr=lr, workers=0, save_every=max(epochs // 6, 1), latest_every=10)
+    summary = train(cfg)
+    variant = read_index(data, "view", "train")["variant"]
+    sources = {"pretrained": dict(checkpoint=str(run / "pretrained/checkpoints/latest.pt")),
+               "random": dict(out=str(run / "random"), random_init={"model_config": model_config(cfg, variant).to_dict(), "seed": 0}),
+               "handcrafted": dict(out=str(run / "handcrafted"), features="handcrafted")}
+    results = {}
+    for name, source in sources.items():
+        lin = linear_eval(LinearConfig(data=str(data), benchmark="view", epochs=probe_epochs, workers=0, **source))
+        knn = knn_eval(KnnConfig(data=str(data), benchmark="view", workers=0, **source))
+        results[name] = {"linear": lin["top1"], "knn": knn["top1"]}
+    return {"preset": preset, "epochs": epochs, "batch_size": 128, "lr": lr, "probe_epochs": probe_epochs,
+            "pretrain_wall_s": summary["wall_s"], "pretrain_final_loss": summary["final_loss"],
+            "pretrain_precision": summary["precision"], "device": summary["device"], "top1": results,
+            "paper_linear": 90.4}
+
+
+# ----------------------------------------------------------------------------- 3. prepare scaling
+
+def prepare_scaling(quick: bool, work: Path) -> dict:
+    from gltr.pipeline.prepare import prepare
+    from gltr.pipeline.synth import synth_ntu
+    files, workers = (40, [1, 2]) if quick else (3000, [1, 2, 4, 8, 16])
+    raw = work / "raw_ntu"
+    shutil.rmtree(raw, ignore_errors=True)
+    synth_ntu(raw, files, seed=0, classes=60)
+    rates = {}
+    for w in workers:
+        start = time.perf_counter()
+        report = prepare("ntu120", raw, work / f"prepared_{w}", workers=w, overwrite=True, log=lambda line: None)
+        rates[w] = report["counts"]["prepared"] / (time.perf_counter() - start)
+        shutil.rmtree(work / f"prepared_{w}")
+    return {"files": files, "cpu_cores": os.cpu_count(), "files_per_s": rates,
+            "scaling_efficiency": {w: rates[w] / (w * rates[1]) for w in workers}}
+
+
+# ----------------------------------------------------------------------------- main
+
+def ntu_lengths(inputs: Path) -> list:
+    """Valid lengths of real NTU clips: from the inputs folder, else from ../shared/data, else none."""
+    path = inputs / "ntu_lengths.json"
+    if path.exists():
+        return json.loads(path.read_text())["lengths"]
+    raise FileNotFoundError(f"{path} missing: run `make gpu-evidence-inputs` first")
+
+
+def make_inputs(real: Path, inputs: Path, data: Path) -> None:
+    """Here, before the device call: the real NTU lengths and the prepared NW-UCLA shards (no Zarr store)."""
+    from gltr.bench.train_bench import clip_lengths
+    if not (real / "ntu_skeleton").is_dir():
+        raise FileNotFoundError(f"{real / 'ntu_skeleton'} not found: the real NTU lengths come from there")
+    inputs.mkdir(parents=True, exist_ok=True)
+    lengths = clip_lengths(real)["ntu"]
+    hard = sorted((real / "ntu_skeleton_hard").glob("*.skeleton"))
+    (inputs / "ntu_lengths.json").write_text(json.dumps({"source": str(real / "ntu_skeleton"), "lengths": lengths,
+                                                         "hard_cases_not_included": len(hard)}) + "\n")
+    target = inputs / "nwucla"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(data, target, ignore=shutil.ignore_patterns("store.zarr"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--inputs", type=Path, default=Path(".gpu"))
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder [default: a temporary one]")
+    parser.add_argument("--lr", type=float, default=5e-4, help="NW-UCLA pretraining lr")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, any machine (< 3 minutes on CPU)")
+    parser.add_argument("--make-inputs", action="store_true", help="write --inputs from --real and --data, then stop")
+    parser.add_argument("--real", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=Path("data/nwucla"), help="prepared NW-UCLA (for --make-inputs)")
+    args = parser.parse_args()
+    if args.make_inputs:
+        make_inputs(args.real, args.inputs, args.data)
+        print(f"wrote {args.inputs}")
+        return
+    import tempfile
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="gpu-evidence-"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    result = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": args.quick, "device": str(device),
+              "device_name": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+              "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": git_commit()}
+    sections = {"throughput": lambda: throughput(args.quick, device, ntu_lengths(args.inputs)),
+                "nwucla": lambda: nwucla_protocol(args.quick, args.inputs / "nwucla", work, args.lr),
+                "prepare": lambda: prepare_scaling(args.quick, work),
+                "compile": lambda: compile_time(args.quick, device, ntu_lengths(args.inputs))}
+    path = args.out / "gpu-evidence.json"
+    for name, section in sections.items():
+        start = time.perf_counter()
+        print(f"== {name}", flush=True)
+        try:
+            result[name] = section()
+        except Exception as e:               # record it and go on: one call must bring back all it can
+            traceback.print_exc()
+            result[name] = {"error": f"{type(e).__name__}: {e}"}
+        result[name]["section_s"] = round(time.perf_counter() - start, 1)
+        path.write_text(json.dumps(result, indent=1, default=float) + "\n")     # after every section
+        print(json.dumps(result[name], indent=1, default=float), flush=True)
+    print(f"wrote {path}")
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()

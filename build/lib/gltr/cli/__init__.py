@@ -1,0 +1,1 @@
+"""Stage entry points: `gltr <command>` (Typer). Each command parses options and calls one function."""

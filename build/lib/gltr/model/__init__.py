@@ -1,0 +1,1 @@
+"""Stage-independent model code: imports neither gltr.pipeline nor gltr.train."""

@@ -1,0 +1,1 @@
+"""Stage 1: raw skeleton files -> prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""

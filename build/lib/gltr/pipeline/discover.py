@@ -1,0 +1,96 @@
+"""Find the raw files of a dataset under a folder (recursively) and sort them into work and skips."""
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gltr.pipeline.names import (UCLA_ACTIONS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_ntu_name,
+                                 parse_ucla_name)
+
+
+@dataclass
+class Task:
+    sample_id: str
+    path: Path
+    fields: dict
+    label: int
+    copies: list = field(default_factory=list)        # other files of the same sample, tried if `path` is damaged
+
+
+@dataclass
+class Found:
+    tasks: list = field(default_factory=list)          # to prepare, sorted by sample_id
+    failed: list = field(default_factory=list)         # {"file", "reason"}: bad names
+    missing: list = field(default_factory=list)        # sample ids on the official missing lists
+    duplicates: list = field(default_factory=list)     # {"file", "duplicate_of"}
+    out_of_scope: int = 0                               # NTU-120 files when preparing NTU-60
+    files_seen: int = 0
+
+
+def walk(raw: Path, suffix: str, skipped: list):
+    """Every regular file under raw ending in suffix, in a deterministic order. Symbolic links are
+    followed, but a folder already visited (same device and inode: a link loop, or two links to one
+    place) is walked once; other entries named like a sample (FIFOs, sockets, devices, broken links)
+    are appended to `skipped` as {"file", "reason"} and never opened."""
+    seen = set()
+    for root, dirs, files in os.walk(raw, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(suffix):
+                continue
+            path = Path(root) / name
+            try:
+                regular = stat.S_ISREG(os.stat(path).st_mode)
+            except OSError as e:
+                skipped.append({"file": str(path.relative_to(raw)), "reason": f"cannot be read: {e.strerror}"})
+                continue
+            if regular:
+                yield path
+            else:
+                skipped.append({"file": str(path.relative_to(raw)), "reason": "not a regular file (FIFO, socket or device)"})
+
+
+def discover(dataset: str, raw: Path) -> Found:
+    found = Found()
+    if not raw.is_dir():
+        raise FileNotFoundError(f"raw folder {raw} does not exist")
+    suffix = ".json" if dataset == "nwucla" else ".skeleton"
+    missing = missing_list(dataset)
+    first_path, task_of = {}, {}
+    for path in walk(raw, suffix, found.failed):
+        found.files_seen += 1
+        rel = str(path.relative_to(raw))
+        sample_id = path.name[: -len(suffix)]
+        fields = parse_ucla_name(sample_id) if dataset == "nwucla" else parse_ntu_name(sample_id)
+        if fields is None:
+            pattern = "aAA_sSS_eEE_vVV.json" if dataset == "nwucla" else "SsssCcccPpppRrrrAaaa.skeleton"
+            found.failed.append({"file": rel, "reason": f"bad file name, expected {pattern}"})
+            continue
+        if dataset == "nwucla" and fields["action"] not in UCLA_ACTIONS:
+            found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})
+            continue
+        if dataset != "nwucla" and (problem := ntu_name_problem(dataset, fields)):
+            found.failed.append({"file": rel, "reason": problem})
+            continue
+        if dataset != "nwucla" and not ntu_in_scope(dataset, fields):
+            found.out_of_scope += 1
+            continue
+        if sample_id in first_path:
+            found.duplicates.append({"file": rel, "duplicate_of": first_path[sample_id]})
+            if sample_id in task_of:
+                task_of[sample_id].copies.append(path)
+            continue
+        first_path[sample_id] = rel
+        if sample_id in missing:
+            found.missing.append(sample_id)
+            continue
+        task_of[sample_id] = Task(sample_id, path, fields, label_of(dataset, fields))
+        found.tasks.append(task_of[sample_id])
+    found.tasks.sort(key=lambda t: t.sample_id)
+    found.missing.sort()
+    return found

@@ -1,0 +1,29 @@
+"""`gltr inspect DIR`: what a prepared dataset holds (counts per split and class, lengths, variant)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+
+def summarize(root: Path) -> dict:
+    root = Path(root)
+    report = json.loads((root / "prepare.json").read_text())
+    manifest = pq.read_table(root / "manifest.parquet").to_pydict()
+    labels = np.asarray(manifest["label"], np.int64)
+    lengths = np.asarray(manifest["length"], np.int64)
+    t_max = report["variant"]["t_max"]
+    edges = np.linspace(0, t_max, 11).astype(int)
+    hist, _ = np.histogram(lengths, bins=edges)
+    per_class = {}
+    for b in report["splits"]:
+        splits = np.asarray(manifest[f"split_{b}"])
+        for s in ("train", "test"):
+            per_class[f"{b}/{s}"] = np.bincount(labels[splits == s], minlength=int(labels.max(initial=0)) + 1).tolist()
+    return {
+        "dataset": report["dataset"], "variant": report["variant"], "counts": report["counts"],
+        "splits": report["splits"], "per_class": per_class,
+        "length": {"min": int(lengths.min()) if len(lengths) else 0,
+                   "mean": float(lengths.mean()) if len(lengths) else 0.0, "max": int(lengths.max(initial=0)),
+                   "histogram": [{"from": int(a), "to": int(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], hist)]},
+    }

@@ -1,0 +1,84 @@
+"""Sample names, dataset scopes and benchmark splits.
+
+NTU:     SsssCcccPpppRrrrAaaa  (setup, camera, performer, replication, action; 1-based)
+NW-UCLA: aAA_sSS_eEE_vVV       (action, subject, episode, view)
+The split rules live in data_manifests/splits.json (REFERENCE section 7).
+"""
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
+
+NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
+UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})$")
+
+# NW-UCLA action ids are not contiguous: a01-a06 -> 0-5, a08 -> 6, a09 -> 7, a11 -> 8, a12 -> 9.
+UCLA_ACTIONS = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12]
+
+NUM_CLASSES = {"ntu60": 60, "ntu120": 120, "nwucla": 10}
+BENCHMARKS = {"ntu60": ["xsub", "xview"], "ntu120": ["xsub", "xset"], "nwucla": ["view"]}
+
+
+def parse_ntu_name(name: str) -> dict | None:
+    """'S001C002P003R001A050' -> {'setup': 1, 'camera': 2, 'subject': 3, 'replication': 1, 'action': 50}."""
+    m = NTU_NAME.match(name)
+    if m is None:
+        return None
+    setup, camera, subject, replication, action = map(int, m.groups())
+    return dict(setup=setup, camera=camera, subject=subject, replication=replication, action=action)
+
+
+def ntu_name_problem(dataset: str, fields: dict) -> str | None:
+    """Why a well-formed NTU name cannot be a sample of `dataset` (None if it can): setup 1-32,
+    camera 1-3, subject and replication >= 1, action 1-120 (1-60 for NTU-60 setups 1-17 are
+    checked by the scope rule, not here)."""
+    for key, low, high in (("setup", 1, 32), ("camera", 1, 3), ("subject", 1, 999), ("replication", 1, 999),
+                           ("action", 1, 120)):
+        if not low <= fields[key] <= high:
+            return f"{key} {fields[key]} out of range {low}-{high} in the file name"
+    return None
+
+
+def parse_ucla_name(name: str) -> dict | None:
+    """'a08_s02_e01_v03' -> {'action': 8, 'subject': 2, 'episode': 1, 'view': 3}."""
+    m = UCLA_NAME.match(name)
+    if m is None:
+        return None
+    action, subject, episode, view = map(int, m.groups())
+    return dict(action=action, subject=subject, episode=episode, view=view)
+
+
+def ntu_in_scope(dataset: str, fields: dict) -> bool:
+    """NTU-60 is setups 1-17 with actions 1-60; NTU-120 is everything."""
+    if dataset == "ntu60":
+        return fields["setup"] <= 17 and fields["action"] <= 60
+    return True
+
+
+def label_of(dataset: str, fields: dict) -> int:
+    """0-based class label from the name's fields."""
+    if dataset == "nwucla":
+        return UCLA_ACTIONS.index(fields["action"])
+    return fields["action"] - 1
+
+
+@cache
+def split_rules() -> dict:
+    return json.loads((MANIFESTS / "splits.json").read_text())
+
+
+def split_of(dataset: str, benchmark: str, fields: dict) -> str:
+    """'train' or 'test' for a sample of `dataset` under `benchmark`."""
+    rule = split_rules()[dataset][benchmark]
+    return "train" if fields[rule["field"]] in rule["train"] else "test"
+
+
+@cache
+def missing_list(dataset: str) -> frozenset:
+    """The official list of samples with missing skeletons (empty for NW-UCLA)."""
+    if dataset == "nwucla":
+        return frozenset()
+    path = MANIFESTS / f"{dataset}_missing.txt"
+    return frozenset(n.strip() for n in path.read_text().splitlines() if NTU_NAME.match(n.strip()))

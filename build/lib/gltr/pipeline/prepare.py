@@ -1,0 +1,256 @@
+"""`gltr prepare`: raw skeleton files -> prepared dataset.
+
+    gltr prepare nwucla --raw ../shared/data/nw_ucla --out data/nwucla --workers 2
+
+Output (see README, "Prepared-dataset layout"): store.zarr, manifest.parquet,
+shards/<benchmark>/{train,test}-NNNNNN.tar + {train,test}.json, prepare.json.
+Everything is written under <out>.partial and renamed to <out> when complete.
+"""
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import gltr
+from gltr.pipeline.discover import Task, discover
+from gltr.pipeline.names import BENCHMARKS, NUM_CLASSES, split_of
+from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
+from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
+from gltr.pipeline.variant import make_variant
+
+BATCH = 16  # files per worker task
+
+
+# ----------------------------------------------------------------------------- workers
+
+_variant = None
+
+
+def _init_worker(variant: dict) -> None:
+    global _variant
+    import torch
+    torch.set_num_threads(1)
+    _variant = variant
+
+
+def _process(task: Task):
+    """(Sample, tar bytes of its shard members, the file used, why earlier copies failed) on success,
+    else the reason as a string. A damaged file is replaced by the first of its copies that reads.
+    Never raises for a data problem."""
+    reasons = []
+    for path in [task.path, *task.copies]:
+        try:
+            if _variant["dataset"] == "nwucla":
+                sample = read_ucla(path, _variant, task.label)
+            else:
+                sample = read_ntu(path, _variant)
+            meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
+                    "dataset": _variant["dataset"], **task.fields}
+            return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta)), path, reasons
+        except SampleError as e:
+            reasons.append(str(e))
+        except OSError as e:
+            reasons.append(f"cannot read: {e.strerror or e}")
+        except Exception as e:  # a bug, not a data problem: still report the file and go on
+            reasons.append(f"unexpected {type(e).__name__}: {e}")
+    return reasons[0]
+
+
+def _process_batch(batch: list) -> list:
+    return [_process(t) for t in batch]
+
+
+def run_tasks(tasks: list, variant: dict, workers: int):
+    """Yield (task, (Sample, members) | reason) in task order, with at most ~4 batches per worker in flight."""
+    batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
+    if workers <= 1:
+        import torch
+        threads = torch.get_num_threads()
+        _init_worker(variant)
+        try:
+            for batch in batches:
+                yield from zip(batch, _process_batch(batch))
+        finally:
+            torch.set_num_threads(threads)          # the caller's setting, e.g. for training next
+        return
+    with mp.get_context("fork").Pool(workers, _init_worker, (variant,)) as pool:
+        window, todo = deque(), iter(batches)
+        for batch in todo:
+            window.append((batch, pool.apply_async(_process_batch, (batch,))))
+            if len(window) >= 4 * workers:
+                done, result = window.popleft()
+                yield from zip(done, result.get())
+        while window:
+            done, result = window.popleft()
+            yield from zip(done, result.get())
+
+
+# ----------------------------------------------------------------------------- prepare
+
+def versions() -> dict:
+    import torch, webdataset, zarr
+    return {"gltr": gltr.__version__, "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__, "zarr": zarr.__version__, "pyarrow": pa.__version__,
+            "webdataset": getattr(webdataset, "__version__", "unknown")}
+
+
+def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | None = None,
+            rotation: str = "sequence", shard_size: int = 500, overwrite: bool = False,
+            log=print, progress=None) -> dict:
+    """Prepare `dataset` from the raw files under `raw` into `out`; return the report (prepare.json).
+
+    `log(line)` gets one line per failed file; `progress(advance, total)` is called per file.
+    """
+    start = time.perf_counter()
+    variant = make_variant(dataset, bodies, rotation)
+    raw, out = Path(raw), Path(out)
+    check_output(raw, out, overwrite)
+    lock = hold_lock(out)                                   # one prepare per output at a time
+    found = discover(dataset, raw)
+    for f in found.failed:
+        log(f"{f['file']}: {f['reason']}")
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        if not ((tmp / PARTIAL_MARK).exists() or (tmp / "prepare.json").exists()):
+            raise FileExistsError(f"{tmp} exists and was not made by gltr prepare: move it away")
+        shutil.rmtree(tmp)          # left by an interrupted run: redo from scratch
+    tmp.mkdir(parents=True)
+    (tmp / PARTIAL_MARK).write_text("an unfinished gltr prepare; removed by the next run\n")
+
+    store = StoreWriter(tmp / "store.zarr", variant)
+    shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size)
+                     for b in BENCHMARKS[dataset] for s in ("train", "test")}
+    columns = {k: [] for k in ["sample_id", "label", "length", "offset", "raw_bodies", "source", "sha256"]}
+    field_names = list(found.tasks[0].fields) if found.tasks else []
+    for k in field_names + [f"split_{b}" for b in BENCHMARKS[dataset]]:
+        columns[k] = []
+    failed = list(found.failed)
+    if progress:
+        progress(0, len(found.tasks))
+
+    for task, result in run_tasks(found.tasks, variant, workers):
+        if progress:
+            progress(1, len(found.tasks))
+        rel = str(task.path.relative_to(raw))
+        if isinstance(result, str):
+            failed.append({"file": rel, "reason": result})
+            log(f"{rel}: {result}")
+            continue
+        result, blob, used, reasons = result
+        if used != task.path:       # the first copy was damaged: the one used becomes the original, the damaged one the duplicate
+            used_rel = str(used.relative_to(raw))
+            for d in found.duplicates:
+                if d["file"] == used_rel:
+                    d.update(file=rel, damaged=reasons[0])
+                if d["duplicate_of"] == rel:
+                    d["duplicate_of"] = used_rel
+            log(f"{rel}: {reasons[0]}; prepared from its copy {used_rel}")
+            rel = used_rel
+        offset = store.append(result)
+        for b in BENCHMARKS[dataset]:
+            split = split_of(dataset, b, task.fields)
+            shard_writers[b, split].write(blob)
+            columns[f"split_{b}"].append(split)
+        for k, v in [("sample_id", task.sample_id), ("label", task.label), ("length", len(result.motion)),
+                     ("offset", offset), ("raw_bodies", result.raw_bodies), ("source", rel),
+                     ("sha256", result.sha256)]:
+            columns[k].append(v)
+        for k in field_names:
+            columns[k].append(task.fields[k])
+
+    attrs = {"dataset": dataset, "variant": variant, "num_samples": len(columns["sample_id"]),
+             "num_classes": NUM_CLASSES[dataset], "gltr_version": gltr.__version__}
+    store.close(attrs)
+    types = {"label": pa.int16(), "length": pa.int32(), "offset": pa.int64(), "raw_bodies": pa.int16(),
+             **{k: pa.int16() for k in field_names}}
+    table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
+    pq.write_table(table, tmp / "manifest.parquet")
+    splits = {}
+    for (b, s), w in shard_writers.items():
+        index = w.close({"dataset": dataset, "benchmark": b, "variant": variant,
+                         "num_classes": NUM_CLASSES[dataset]})
+        splits.setdefault(b, {})[s] = index["num_samples"]
+
+    failed.sort(key=lambda f: f["file"])
+    report = {
+        "dataset": dataset,
+        "raw": str(raw.resolve()),
+        "variant": variant,
+        "versions": versions(),
+        "counts": {"files_seen": found.files_seen, "prepared": len(columns["sample_id"]),
+                   "frames": store.offsets[-1], "failed": len(failed), "missing_skeleton": len(found.missing),
+                   "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope},
+        "splits": splits,
+        "failed": failed,
+        "missing_skeleton": found.missing,
+        "duplicates": found.duplicates,
+        "files": output_hashes(tmp, shard_writers.values()),
+    }
+    seconds = time.perf_counter() - start
+    # "run" is the only part that differs between identical runs (times, worker count).
+    report["run"] = {"workers": workers, "seconds": round(seconds, 3),
+                     "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None}
+    (tmp / "prepare.json").write_text(json.dumps(report, indent=1) + "\n")
+    (tmp / PARTIAL_MARK).unlink()
+
+    if out.exists():                # replace by renaming: the old output goes aside, the new one in, then the old is removed
+        old = out.with_name(f"{out.name}.replaced-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+    lock.close()
+    return report
+
+
+PARTIAL_MARK = ".gltr-partial"
+
+
+def check_output(raw: Path, out: Path, overwrite: bool) -> None:
+    """Before any work: --out must lie outside --raw, and may only replace an earlier gltr output."""
+    raw_r, out_r = raw.resolve(), out.resolve()
+    if out_r == raw_r or raw_r in out_r.parents or out_r in raw_r.parents:
+        raise ValueError(f"--out {out} is inside or above --raw {raw}: choose a folder outside the raw data")
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise FileExistsError(f"--out {out} exists and is not a folder")
+        if not overwrite:
+            raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+        if not (out / "prepare.json").is_file():
+            raise FileExistsError(f"{out} is not a gltr output (no prepare.json): refusing to replace it")
+
+
+def hold_lock(out: Path):
+    """An exclusive lock on <out>.lock for the whole run: a second prepare of the same output stops at once."""
+    import fcntl
+    out.parent.mkdir(parents=True, exist_ok=True)
+    f = open(out.with_name(out.name + ".lock"), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise FileExistsError(f"another gltr prepare is writing {out} right now") from None
+    return f
+
+
+def output_hashes(root: Path, shard_writers) -> dict:
+    """sha256 of every output file; the shards' were taken while they were written."""
+    known = {str((w.dir / s["name"]).relative_to(root)): s["sha256"] for w in shard_writers for s in w.shards}
+    return {rel: known.get(rel) or sha256_file(p)
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != PARTIAL_MARK for rel in [str(p.relative_to(root))]}
+
+
+def exit_status(report: dict) -> int:
+    """0 if every file prepared or was skipped for a documented reason; 1 if any file failed."""
+    return 1 if report["counts"]["failed"] else 0
+
+

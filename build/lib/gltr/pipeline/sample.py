@@ -1,0 +1,89 @@
+"""One raw file -> one prepared sample (runs in the worker processes)."""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gltr.pipeline.bodies import select_bodies, trim_leading_empty
+from gltr.pipeline.mpdp import mpdp_labels
+from gltr.pipeline.normalize import subsample, to_motion, valid_length
+from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
+
+
+class SampleError(ValueError):
+    """A data problem in one raw file; the message says what."""
+
+
+@dataclass
+class Sample:
+    sample_id: str
+    sha256: str
+    raw_bodies: int          # distinct body IDs in the raw file (1 for NW-UCLA)
+    joints: np.ndarray       # [L, P, K, 3] float32 camera coordinates of the selected bodies
+    motion: np.ndarray       # [L, P, K, 3] float32 model input
+    direction: np.ndarray    # [L, I, P, K] uint8
+    magnitude: np.ndarray    # [L, I, P, K] uint8
+
+
+def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: dict) -> Sample:
+    """Selected bodies [T, P, K, 3] -> valid frames, motion and MPDP labels."""
+    if np.abs(x).max(initial=0) > np.finfo(np.float32).max:  # e.g. 1e39: finite in float64, inf in float32
+        raise SampleError("a coordinate does not fit float32 (|value| > 3.4e38)")
+    L = valid_length(x, len(x))
+    if L == 0:
+        raise SampleError("no valid frames: joint 0 of the first person is zero in every frame")
+    if variant["dataset"] == "nwucla":                 # longer clips: uniformly subsampled to t_max
+        x = subsample(x[:L], variant["t_max"])
+        L = len(x)
+    else:                                              # NTU: the first t_max frames (all take part in the rotation sign)
+        x, L = x[:variant["t_max"]], min(L, variant["t_max"])
+    left, right = variant["shoulders"]
+    motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"], variant["t_max"])[:L]
+    direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant["intervals"])
+    return Sample(sample_id, sha, raw_bodies, np.ascontiguousarray(x[:L], dtype=np.float32), motion,
+                  direction.numpy(), magnitude.numpy())
+
+
+def read_ntu(path: Path, variant: dict) -> Sample:
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        skel = parse_skeleton(data)
+    except SkeletonError as e:
+        raise SampleError(str(e)) from None
+    if len(skel.frame) == 0:
+        raise SampleError(f"no bodies in any of its {skel.num_frames} frames")
+    x = trim_leading_empty(select_bodies(skel, variant["bodies"]))
+    return finish(path.name.split(".")[0], sha, len(np.unique(skel.body_id)), x, variant)
+
+
+def read_ucla(path: Path, variant: dict, expected_label: int) -> Sample:
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        record = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SampleError(f"not valid JSON: {str(e)[:80]}") from None
+    if not isinstance(record, dict) or "skeletons" not in record:
+        raise SampleError("no 'skeletons' key in the JSON object")
+    K = variant["joints"]
+    frames = record["skeletons"]
+    if not (isinstance(frames, list) and all(isinstance(f, list) and len(f) == K and
+                                             all(isinstance(j, list) and len(j) == 3 for j in f) for f in frames)):
+        shape = list(np.shape(np.asarray(frames, dtype=object))) if isinstance(frames, list) else type(frames).__name__
+        raise SampleError(f"skeletons have shape {shape}, expected [frames, {K}, 3]")
+    if not all(type(v) in (int, float) for f in frames for j in f for v in j):   # bool is not a coordinate
+        raise SampleError("skeletons hold a value that is not a number (a string, boolean or null)")
+    x = np.asarray(frames, dtype=np.float32).reshape(len(frames), K, 3)
+    if not np.isfinite(x).all():
+        raise SampleError("non-finite coordinates")
+    label = record.get("label")
+    if label is not None:
+        if type(label) is not int:
+            raise SampleError(f"label {label!r} is not an integer")
+        if label - 1 != expected_label:
+            raise SampleError(f"label {label} in the file disagrees with the file name (class {expected_label + 1})")
+    return finish(path.stem, sha, 1, x[:, None], variant)      # [T, 1, K, 3]

@@ -1,0 +1,123 @@
+"""Fixed sample lists: semi-supervised lists in data_manifests/semi/ (class-balanced 1 %, 5 %, 10 %,
+seeds 0-4) and validation lists in data_manifests/validation/ (held-out training subjects).
+
+    gltr manifests --data ../shared/data        # regenerate (deterministic); `make manifests`
+
+Built from names only: the NTU available-name lists (missing samples already excluded) and the
+NW-UCLA file names. Class-balanced: every class of a benchmark's training set gets the same
+count, round(p * N_train / C) names (at least 1, at most the class's size), drawn without
+replacement by numpy's PCG64 seeded with the seed.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gltr.pipeline.names import BENCHMARKS, MANIFESTS, label_of, ntu_in_scope, parse_ntu_name, parse_ucla_name, split_of
+
+PERCENTS = (1, 5, 10)
+SEEDS = (0, 1, 2, 3, 4)
+SEMI = MANIFESTS / "semi"
+VALIDATION = MANIFESTS / "validation"
+
+
+def available_names(dataset: str, data: Path) -> list[str]:
+    if dataset == "nwucla":
+        return sorted(p.stem for p in (data / "nw_ucla" / "all_sqe").glob("*.json"))
+    names = (data / "ntu_available" / f"{dataset}_available.txt").read_text().split()
+    return sorted(n for n in names if ntu_in_scope(dataset, parse_ntu_name(n)))
+
+
+def fields_of(dataset: str, name: str) -> dict:
+    return parse_ucla_name(name) if dataset == "nwucla" else parse_ntu_name(name)
+
+
+def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int) -> list[str]:
+    """The same count from every class (percent% of the whole on average), PCG64(seed); sorted."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    per_class = max(1, int(round(percent / 100 * len(labels) / len(classes))))
+    chosen = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        k = min(per_class, len(members))
+        chosen.extend(names[i] for i in rng.choice(members, size=k, replace=False))
+    return sorted(chosen)
+
+
+def list_path(dataset: str, benchmark: str, percent: int, seed: int, root: Path = SEMI) -> Path:
+    return root / dataset / benchmark / f"{percent}pct_seed{seed}.txt"
+
+
+def generate(data: Path, root: Path = SEMI) -> dict:
+    """Write every list and semi/index.json (sha256 and size of each); return the index."""
+    index = {}
+    for dataset, benchmarks in BENCHMARKS.items():
+        names = available_names(dataset, data)
+        for benchmark in benchmarks:
+            train = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"]
+            labels = [label_of(dataset, fields_of(dataset, n)) for n in train]
+            for percent in PERCENTS:
+                for seed in SEEDS:
+                    subset = balanced_subset(train, labels, percent, seed)
+                    path = list_path(dataset, benchmark, percent, seed, root)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    text = "\n".join(subset) + "\n"
+                    path.write_text(text)
+                    index[str(path.relative_to(root))] = {
+                        "samples": len(subset), "train_samples": len(train),
+                        "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def validation_rules() -> dict:
+    """{dataset: {benchmark: {"field", "held_out"}}}: which training samples are held out for validation."""
+    rules = json.loads((MANIFESTS / "validation.json").read_text())
+    return {k: v for k, v in rules.items() if not k.startswith("_")}
+
+
+def generate_validation(data: Path, root: Path = VALIDATION) -> dict:
+    """Write validation/<dataset>_<benchmark>.txt (the held-out training samples) and validation/index.json."""
+    index = {}
+    for dataset, benchmarks in validation_rules().items():
+        names = available_names(dataset, data)
+        for benchmark, rule in benchmarks.items():
+            held = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"
+                    and fields_of(dataset, n)[rule["field"]] in rule["held_out"]]
+            path = root / f"{dataset}_{benchmark}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = "\n".join(held) + "\n"
+            path.write_text(text)
+            index[path.name] = {"samples": len(held), "rule": rule, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def read_validation(dataset: str, benchmark: str) -> tuple[frozenset, str]:
+    """(names, sha256) of the committed validation list of a benchmark; checked against validation/index.json."""
+    path = VALIDATION / f"{dataset}_{benchmark}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no validation list for {dataset}/{benchmark} ({path}); "
+                                f"see data_manifests/validation.json")
+    text = path.read_text()
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    expected = json.loads((VALIDATION / "index.json").read_text())[path.name]["sha256"]
+    if sha != expected:
+        raise ValueError(f"{path} was modified: sha256 {sha[:12]} differs from index.json {expected[:12]}")
+    return frozenset(text.split()), sha
+
+
+def read_list(dataset: str, benchmark: str, percent: int, seed: int) -> tuple[list[str], str]:
+    """(names, sha256) of a committed list; the sha256 is checked against semi/index.json."""
+    path = list_path(dataset, benchmark, percent, seed)
+    if not path.exists():
+        raise FileNotFoundError(f"no sample list {path} (percent must be one of {PERCENTS}, seed one of {SEEDS})")
+    text = path.read_text()
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    expected = json.loads((SEMI / "index.json").read_text())[str(path.relative_to(SEMI))]["sha256"]
+    if sha != expected:
+        raise ValueError(f"{path} was modified: sha256 {sha[:12]} differs from index.json {expected[:12]}")
+    return text.split(), sha

@@ -1,0 +1,1 @@
+"""Stage 2: trainers that stream the prepared WebDataset shards."""

@@ -1,0 +1,342 @@
+"""Downstream evaluation of a pretrained encoder: linear probe and kNN (REFERENCE section 6).
+
+    gltr linear --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
+    gltr knn    --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
+
+Fast by default: the frozen encoder (eval mode) encodes the train and test splits once; the
+features (mean of the per-frame representation over valid frames) are cached on disk under
+<run>/eval/ with the checkpoint's hash in the name, and the linear classifier trains on them.
+`protocol="reference"` reproduces the original instead: the encoder re-runs every epoch with
+interpolation augmentation and its dropout left active.
+
+Every probe can also run on the two baselines a pretrained encoder must beat: the same preset
+with random weights (`random_init`), and hand-crafted features (`features="handcrafted"`: per
+joint and coordinate, the mean and std of the motion input over valid frames, standardised on
+the training split). `validation=True` trains on the training split minus the committed
+validation list (data_manifests/validation/) and scores on that list: for choosing a recipe
+without touching the test split.
+"""
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
+from gltr.pipeline.sample_lists import read_validation
+from gltr.train import checkpoint
+from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.dist import init_distributed
+
+DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
+
+
+# ----------------------------------------------------------------------------- encoder
+
+def random_weights_id(random_init: dict) -> str:
+    """'random-<config sha256[:12]>-seed<s>': stands for a random encoder's weights hash (names its feature cache)."""
+    config_sha = hashlib.sha256(json.dumps(random_init["model_config"], sort_keys=True).encode()).hexdigest()
+    return f"random-{config_sha[:12]}-seed{random_init['seed']}"
+
+
+def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> tuple[GLTransformer, dict]:
+    """(model, meta) from a checkpoint, or a seeded random model when `random_init` gives
+    {"model_config": ..., "seed": ...} (the baseline every probe is compared with)."""
+    if random_init is not None:
+        torch.manual_seed(random_init["seed"])
+        model = GLTransformer(GLTConfig(**{**random_init["model_config"],
+                                           "intervals": tuple(random_init["model_config"]["intervals"])}))
+        meta = {"model_config": random_init["model_config"], "variant": random_init.get("variant"),
+                "weights_sha256": random_weights_id(random_init)}
+        return model.to(device), meta
+    state, meta = checkpoint.load(ckpt, map_location="cpu")
+    cfg = meta["model_config"]
+    model = GLTransformer(GLTConfig(**{**cfg, "intervals": tuple(cfg["intervals"])}))
+    model.load_state_dict(state["model"])
+    return model.to(device), meta
+
+
+def random_init_spec(data, benchmark: str, preset: str | None, seed: int) -> dict:
+    """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
+    this dataset, freshly initialised with `seed`."""
+    from gltr.train.pretrain import PretrainConfig, model_config
+    variant = read_index(data, benchmark, "train")["variant"]
+    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset), variant)
+    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
+
+
+def check_compatible(meta: dict, index: dict) -> None:
+    cfg, v = meta["model_config"], index["variant"]
+    got = (v["persons"], v["joints"], v["centre_joint"], v["t_max"])
+    want = (cfg["persons"], cfg["joints"], cfg["centre"], cfg["t_max"])
+    if got != want:
+        raise ValueError(f"the checkpoint was trained on persons/joints/centre/T_max {want}, "
+                         f"the dataset has {got}")
+
+
+@torch.no_grad()
+def encode(model, loader: ShardLoader, epoch: int, device, dropout: bool = False) -> dict:
+    """Pooled features [N, C] float32, labels [N], keys of one pass over a split."""
+    model.train(dropout)
+    feats, labels, keys = [], [], []
+    for batch in loader.epoch(epoch):
+        z = model.forward_encoder(batch["motion"].to(device), batch["mask"].to(device))   # [B, T, C]
+        feats.append(pool_valid(z, batch["mask"].to(device)).float().cpu())              # [B, C]
+        labels.append(batch["label"])
+        keys += batch["key"]
+    return {"features": torch.cat(feats), "labels": torch.cat(labels), "keys": keys}
+
+
+def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Path, device, workers: int) -> dict:
+    """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache."""
+    dataset_sha = checkpoint.dataset_hash(data)[:12]
+    weights = meta["weights_sha256"]
+    weights = weights if weights.startswith("random-") else weights[:12]     # random-<config sha>-seed<s>, whole
+    path = cache_dir / f"features-{weights}-{dataset_sha}-{benchmark}-{split}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False,
+                                                              keep_labels=False))
+    out = encode(model, loader, 0, device)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(out, cache_dir / f".{path.name}.tmp")
+    (cache_dir / f".{path.name}.tmp").rename(path)
+    return out
+
+
+@torch.no_grad()
+def handcrafted_features(data, benchmark: str, split: str, workers: int) -> dict:
+    """Per sample: mean and std over valid frames of every motion coordinate -> [N, 2 * P * K * 3]."""
+    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=256, workers=workers, shuffle=False,
+                                                              keep_labels=False))
+    feats, labels, keys = [], [], []
+    for batch in loader.epoch(0):
+        x = batch["motion"].flatten(2).double()                            # [B, T, P*K*3]
+        mask = batch["mask"]
+        mean = pool_valid(x, mask)                                          # [B, P*K*3]
+        std = pool_valid((x - mean[:, None]) ** 2, mask).sqrt()
+        feats.append(torch.cat([mean, std], dim=1).float())
+        labels.append(batch["label"])
+        keys += batch["key"]
+    return {"features": torch.cat(feats), "labels": torch.cat(labels), "keys": keys}
+
+
+def split_off(features: dict, held_out: frozenset) -> tuple[dict, dict]:
+    """(rest, held out) of a split's features by sample key."""
+    held = torch.tensor([k in held_out for k in features["keys"]])
+    if not held.any():
+        raise ValueError("none of the validation samples is in this dataset's training split")
+
+    def take(sel):
+        return {"features": features["features"][sel], "labels": features["labels"][sel],
+                "keys": [k for k, h in zip(features["keys"], sel.tolist()) if h]}
+    return take(~held), take(held)
+
+
+def probe_features(cfg, index: dict, run: Path, device) -> tuple[dict, dict, dict, dict]:
+    """(train, test, meta, provenance) for a probe on cached features: the encoder's (pretrained or
+    random) or the hand-crafted ones; with `cfg.validation` the held-out training subjects are the test."""
+    if cfg.features == "handcrafted":
+        train, test = (handcrafted_features(cfg.data, cfg.benchmark, s, cfg.workers) for s in ("train", "test"))
+        meta, encoder = {"weights_sha256": None}, "handcrafted"
+    elif cfg.features == "encoder":
+        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+        check_compatible(meta, index)
+        train, test = (cached_features(model, meta, cfg.data, cfg.benchmark, s, run / "eval", device, cfg.workers)
+                       for s in ("train", "test"))
+        encoder = "random" if cfg.random_init is not None else "pretrained"
+    else:
+        raise ValueError(f"features must be 'encoder' or 'handcrafted', not {cfg.features!r}")
+    list_sha = None
+    if cfg.validation:
+        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark)
+        train, test = split_off(train, held_out)
+    if cfg.features == "handcrafted":
+        train, test = standardized(train, test)
+    provenance = {"encoder": encoder, "split": "validation" if cfg.validation else "test",
+                  "validation_list_sha256": list_sha}
+    return train, test, meta, provenance
+
+
+def result_name(kind: str, cfg, encoder: str) -> str:
+    """eval/<name>.json: linear-view, linear-view-val-std-random, knn-view-handcrafted, ..."""
+    return (f"{kind}-{cfg.benchmark}" + ("-val" if cfg.validation else "")
+            + ("-reference" if getattr(cfg, "protocol", "cached") == "reference" else "")
+            + ("-std" if getattr(cfg, "standardize", False) else "")
+            + {"pretrained": "", "random": "-random", "handcrafted": "-handcrafted"}[encoder])
+
+
+def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
+    """What every result records about where it came from."""
+    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "checkpoint": cfg.checkpoint,
+            "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
+            "dataset_variant": index["variant"], "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
+            "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3)}
+
+
+# ----------------------------------------------------------------------------- classifier
+
+def topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    k = min(k, logits.shape[1])
+    return (logits.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean().item() * 100
+
+
+def classifier_epoch(head, optimizer, features, labels, batch_size: int, rng: np.random.Generator) -> float:
+    """One epoch of Adam on (features, labels) in a seeded random order; mean loss."""
+    head.train()
+    order = torch.from_numpy(rng.permutation(len(features)))
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        loss = F.cross_entropy(head(features[idx]), labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(order)
+
+
+@torch.no_grad()
+def classifier_scores(head, features, labels) -> dict:
+    head.eval()
+    logits = head(features)
+    return {"top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5)}
+
+
+@dataclass
+class LinearConfig:
+    data: str
+    benchmark: str
+    checkpoint: str | None = None
+    epochs: int | None = None        # default: 120 NTU, 300 NW-UCLA
+    batch_size: int = 1024
+    lr: float = 3e-3
+    protocol: str = "cached"         # or "reference"
+    augment: bool = True             # reference protocol only: interpolation on the training split
+    dropout: bool = True             # reference protocol only: dropout left active in the encoder
+    seed: int = 0
+    workers: int = 2
+    out: str | None = None           # default: the checkpoint's run folder
+    random_init: dict | None = None  # {"model_config", "seed"}: probe a random encoder instead
+    standardize: bool = False        # features standardised with the training split's mean and std
+    features: str = "encoder"        # or "handcrafted" (the baseline; always standardised)
+    validation: bool = False         # score on the held-out training subjects, not the test split
+
+
+def standardized(train: dict, test: dict) -> tuple[dict, dict]:
+    """Features scaled by the training split's per-dimension mean and std (a fixed affine map, so
+    the probe stays linear; what MAE's BatchNorm-without-affine before the head does)."""
+    mean, std = train["features"].mean(0), train["features"].std(0) + 1e-6
+    return ({**train, "features": (train["features"] - mean) / std},
+            {**test, "features": (test["features"] - mean) / std})
+
+
+def run_folder(cfg) -> Path:
+    if cfg.out:
+        return Path(cfg.out)
+    return Path(cfg.checkpoint).resolve().parents[1]
+
+
+def linear_eval(cfg: LinearConfig) -> dict:
+    _, _, device = init_distributed()
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    index = read_index(cfg.data, cfg.benchmark, "train")
+    run = run_folder(cfg)
+    epochs = cfg.epochs or DEFAULT_EPOCHS[index["dataset"]]
+    if cfg.protocol == "cached":
+        train, test, meta, source = probe_features(cfg, index, run, device)
+        width = train["features"].shape[1]
+    elif cfg.protocol == "reference":
+        if cfg.features != "encoder" or cfg.validation:
+            raise ValueError("the reference protocol re-runs an encoder on the test split: no hand-crafted "
+                             "features or validation there (use the cached protocol)")
+        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+        check_compatible(meta, index)
+        source = {"encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
+                  "validation_list_sha256": None}
+        loaders = {s: ShardLoader(cfg.data, cfg.benchmark, s, LoaderConfig(
+            batch_size=64, workers=cfg.workers, shuffle=False, keep_labels=False, seed=cfg.seed,
+            interpolation=cfg.augment and s == "train")) for s in ("train", "test")}
+        width = model.cfg.width
+    else:
+        raise ValueError(f"protocol must be 'cached' or 'reference', not {cfg.protocol!r}")
+    head = torch.nn.Linear(width, index["num_classes"])
+    optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
+    history = []
+
+    for epoch in range(epochs):
+        if cfg.protocol == "reference":                              # the encoder re-runs every epoch
+            train = encode(model, loaders["train"], epoch, device, dropout=cfg.dropout)
+            test = encode(model, loaders["test"], epoch, device, dropout=cfg.dropout)
+        if cfg.standardize and (epoch == 0 or cfg.protocol == "reference"):
+            train, test = standardized(train, test)
+        rng = np.random.default_rng([cfg.seed, epoch])
+        loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
+        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
+
+    best = max(history, key=lambda h: h["top1"])
+    result = {
+        "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""), **source,
+        "top1": history[-1]["top1"], "top5": history[-1]["top5"],
+        "best_epoch_on_test_set": {"epoch": best["epoch"], "top1": best["top1"], "top5": best["top5"],
+                                   "note": f"selected on the {source['split']} set: not a result"},
+        "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+        "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
+        **provenance(cfg, index, meta, started),
+        "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+    }
+    write_result(run / "eval" / f"{result_name('linear', cfg, source['encoder'])}.json", result)
+    result["head"] = head
+    return result
+
+
+def write_result(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: v for k, v in result.items() if k != "head"}, indent=1) + "\n")
+
+
+# ----------------------------------------------------------------------------- kNN
+
+def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int = 1024) -> torch.Tensor:
+    """Class scores [N_test, classes]: similarity-weighted vote of the k nearest (cosine) training samples."""
+    train_f, test_f = F.normalize(train_f, dim=1), F.normalize(test_f, dim=1)
+    k = min(k, len(train_f))
+    scores = []
+    for start in range(0, len(test_f), chunk):
+        sim = test_f[start:start + chunk] @ train_f.T                       # [n, N_train]
+        top, idx = sim.topk(k, dim=1)                                        # [n, k]
+        votes = torch.zeros(len(sim), num_classes)
+        votes.scatter_add_(1, train_y[idx], top)
+        scores.append(votes)
+    return torch.cat(scores)
+
+
+@dataclass
+class KnnConfig:
+    data: str
+    benchmark: str
+    checkpoint: str | None = None
+    k: int = 20
+    workers: int = 2
+    out: str | None = None
+    random_init: dict | None = None
+    features: str = "encoder"        # or "handcrafted"
+    validation: bool = False
+
+
+def knn_eval(cfg: KnnConfig) -> dict:
+    _, _, device = init_distributed()
+    started = time.perf_counter()
+    index = read_index(cfg.data, cfg.benchmark, "train")
+    train, test, meta, source = probe_features(cfg, index, run_folder(cfg), device)
+    scores = knn_predict(train["features"], train["labels"], test["features"], cfg.k, index["num_classes"])
+    result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **source, "top1": topk(scores, test["labels"], 1),
+              "top5": topk(scores, test["labels"], 5), "k": cfg.k, "train_samples": len(train["labels"]),
+              "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, index, meta, started)}
+    write_result(run_folder(cfg) / "eval" / f"{result_name('knn', cfg, source['encoder'])}.json", result)
+    return result

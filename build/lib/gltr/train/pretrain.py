@@ -1,0 +1,208 @@
+"""`gltr pretrain`: unsupervised MPDP pretraining of GL-Transformer, streaming the prepared shards.
+
+    gltr pretrain --data demo/data --benchmark xsub --preset tiny --epochs 2 --out runs/tiny   # tiny CPU run
+    gltr pretrain --data data/ntu120 --benchmark xsub --out runs/ntu120-xsub                     # one GPU, bf16
+    torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
+"""
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from gltr.model.gltransformer import PRESETS, GLTransformer, for_dataset
+from gltr.pipeline.mpdp import mpdp_labels
+from gltr.train import checkpoint
+from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
+from gltr.train.loss import mpdp_loss
+
+DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
+
+
+@dataclass
+class PretrainConfig:
+    data: str
+    benchmark: str
+    out: str = "runs/pretrain"
+    preset: str | None = None           # default: "nwucla" for NW-UCLA, "ntu" for NTU
+    pos_init: str | None = None         # override the preset's positional-embedding init
+    epochs: int | None = None           # default: 120 NTU, 300 NW-UCLA
+    batch_size: int = 128
+    lr: float = 5e-5
+    weight_decay: float = 0.1
+    lr_decay: float = 0.99              # lr x 0.99 each epoch
+    precision: str = "auto"             # bf16 on GPU, fp32 on CPU
+    compile: bool = False
+    trajectory_weight_all: bool = False
+    augment: bool = True
+    workers: int = 2
+    seed: int = 0
+    save_every: int = 10                # also keep epoch-NNNN checkpoints every N epochs
+    latest_every: int = 1               # write latest.pt every N epochs (and at the end or an early stop)
+    max_steps: int | None = None        # stop (and checkpoint) after this many steps in all
+    time_budget_s: float | None = None  # stop (and checkpoint) after this much wall time
+    resume: bool = False
+    overwrite: bool = False             # start again in a non-empty --out (its run files are replaced)
+    log_every: int = 10
+
+
+def model_config(cfg: PretrainConfig, variant: dict):
+    """The preset's widths with the prepared dataset's persons, joints, centre joint, T_max, intervals."""
+    preset = cfg.preset or ("nwucla" if variant["dataset"] == "nwucla" else "ntu")
+    mcfg = for_dataset(PRESETS[preset](), variant["persons"], variant["joints"], variant["centre_joint"],
+                       variant["t_max"], intervals=tuple(variant["intervals"]))
+    return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
+
+
+RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """--resume needs a checkpoint; a fresh run needs an empty --out, or --overwrite (which removes
+    only the files a run writes, never anything else)."""
+    latest = out / "checkpoints" / "latest.pt"
+    if resume:
+        if not latest.exists():
+            raise FileNotFoundError(f"--resume: there is no checkpoint {latest} (is --out right?)")
+        return
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty: --resume continues its run, --overwrite starts again")
+        for name in RUN_FILES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+def train(cfg: PretrainConfig, on_finish=None) -> dict:
+    """Pretrain; `on_finish(model)` (optional) sees this rank's model before the process group closes."""
+    # ------------------------------------------------------------------ setup
+    rank, world, device = init_distributed()
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
+    epochs = cfg.epochs or DEFAULT_EPOCHS[variant["dataset"]]
+    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    mcfg = model_config(cfg, variant)
+    model = GLTransformer(mcfg).to(device)
+    trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
+    loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
+        batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
+        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, keep_labels=False), rank, world)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    check_run_folder(out, cfg.resume, cfg.overwrite)
+    start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
+    if cfg.resume:
+        state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
+        if meta["model_config"] != json.loads(json.dumps(mcfg.to_dict())):
+            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
+        if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
+            raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
+                             f"{meta['world_size']} process(es)): the batch order depends on it")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        start_epoch, skip, step = meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]
+        earlier_s = meta.get("train_s", 0.0)                 # training time of the sessions before this one
+
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    forward = torch.compile(net) if cfg.compile else net
+    main = rank == 0
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        from torch.utils.tensorboard import SummaryWriter
+        tb = SummaryWriter(out / "tb")
+        metrics = open(out / "metrics.jsonl", "a")
+    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant["dataset"],
+                 "benchmark": cfg.benchmark, "variant": variant, "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
+                 "git_commit": checkpoint.git_commit(), "world_size": world, "precision": precision}
+
+    def save(name: str, epoch: int, batch: int) -> None:
+        if main:
+            checkpoint.save(ckpt_dir, name, model, optimizer, {**base_meta, "epoch": epoch, "step": step,
+                                                              "train_s": earlier_s + time.perf_counter() - started,
+                                                              "loader": {"epoch": epoch, "batch": batch,
+                                                                         "workers": cfg.workers}})
+
+    # ------------------------------------------------------------------ training loop
+    model.train()
+    started, last_loss, stop = time.perf_counter(), float("nan"), False
+    total_steps = epochs * len(loader)
+    progress = Progress(TextColumn("pretrain e{task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.1f} samples/s"),
+                        TimeRemainingColumn(), console=Console(stderr=True), disable=not main)
+    with progress:
+        bar = progress.add_task("", total=total_steps, completed=step, epoch=start_epoch, loss=float("nan"), rate=0.0)
+        for epoch in range(start_epoch, epochs):
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * cfg.lr_decay ** epoch
+            batch_index, window_samples, window_start = skip, 0, time.perf_counter()
+            for batch in loader.epoch(epoch, skip):
+                motion = batch["motion"].to(device, non_blocking=True)           # [B, T, P, K, 3]
+                mask = batch["mask"].to(device, non_blocking=True)               # [B, T]
+                with torch.no_grad():
+                    direction, magnitude = mpdp_labels(motion, mcfg.intervals)   # [B, T, I, P, K] each
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    direction_logits, magnitude_logits = forward(motion, mask)
+                loss = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
+                                 mask, trajectory_tokens, cfg.trajectory_weight_all)
+                if not torch.isfinite(loss):                                     # stop before anything is saved
+                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: "
+                                             f"training stopped; the last checkpoint in {ckpt_dir} is the last good one")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step, batch_index = step + 1, batch_index + 1
+                window_samples += len(motion) * world
+                out_of_time = bool(cfg.time_budget_s) and any_rank(time.perf_counter() - started > cfg.time_budget_s, device)
+                stop = bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
+                if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
+                    last_loss = all_mean(loss.item(), device)
+                    rate = window_samples / (time.perf_counter() - window_start)
+                    if main:
+                        record = {"step": step, "epoch": epoch, "batch": batch_index, "loss": last_loss,
+                                  "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate,
+                                  "elapsed_s": earlier_s + time.perf_counter() - started}
+                        metrics.write(json.dumps(record) + "\n")
+                        metrics.flush()
+                        tb.add_scalar("pretrain/loss", last_loss, step)
+                        tb.add_scalar("pretrain/samples_per_s", rate, step)
+                        tb.add_scalar("pretrain/lr", record["lr"], step)
+                    window_samples, window_start = 0, time.perf_counter()
+                    progress.update(bar, loss=last_loss, rate=rate)
+                progress.update(bar, advance=1, epoch=epoch)
+                if stop:
+                    break
+            if stop:
+                save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
+                break
+            skip = 0
+            if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs:
+                save("latest", epoch + 1, 0)
+            if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
+                save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
+
+    summary = {"steps": step, "final_loss": last_loss, "wall_s": earlier_s + time.perf_counter() - started,
+               "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
+               "stopped_early": stop}
+    if main:
+        metrics.close()
+        tb.close()
+        (out / "pretrain.json").write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
+    if on_finish:
+        on_finish(model)
+    finish_distributed()
+    return summary

@@ -1,0 +1,63 @@
+"""`gltr report RUNS...`: every evaluation JSON under the runs as markdown: the pretrained encoder
+beside its baselines (random init, hand-crafted features) and the paper, then every result in full."""
+import json
+from pathlib import Path
+
+# REFERENCE section 8 (linear evaluation and semi-supervised fine-tuning, top-1 %)
+PAPER = {
+    ("linear", "ntu60", "xsub"): 76.3, ("linear", "ntu60", "xview"): 83.8, ("linear", "ntu120", "xsub"): 66.0,
+    ("linear", "ntu120", "xset"): 68.7, ("linear", "nwucla", "view"): 90.4,
+    ("semi5", "ntu60", "xsub"): 64.5, ("semi10", "ntu60", "xsub"): 68.6, ("semi5", "ntu60", "xview"): 68.5,
+    ("semi10", "ntu60", "xview"): 74.9, ("semi5", "nwucla", "view"): 58.5, ("semi10", "nwucla", "view"): 74.3,
+}
+
+
+def collect(runs: list[Path]) -> list[dict]:
+    rows = []
+    for run in runs:
+        for path in sorted(Path(run).glob("eval/*.json")):
+            r = json.loads(path.read_text())
+            if r.get("evaluation") == "semi" and "seeds" not in r:
+                continue                                   # per-seed files: the summary row covers them
+            kind = r["evaluation"] + (str(r["percent"]) if r["evaluation"] == "semi" else "")
+            rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
+    return rows
+
+
+def encoder_of(r: dict) -> str:
+    return r.get("encoder") or ("random" if r.get("random_init") else "pretrained")
+
+
+def top1_text(r: dict) -> str:
+    return f"{r['top1']:.1f}" + (f" ± {r['top1_std']:.1f}" if "top1_std" in r else "")
+
+
+def comparison(rows: list[dict]) -> str:
+    """One line per (evaluation, dataset, benchmark, split, protocol): pretrained | random | hand-crafted | paper."""
+    groups = {}
+    for r in rows:
+        key = (r["kind"], r["dataset"], r["benchmark"], r.get("split", "test"), r["protocol"])
+        groups.setdefault(key, {}).setdefault(encoder_of(r), []).append(top1_text(r))
+    lines = ["| evaluation | dataset | benchmark | split | protocol | pretrained | random init | hand-crafted | paper |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (kind, dataset, benchmark, split, protocol), by in groups.items():
+        cells = [" / ".join(by.get(e, ["–"])) for e in ("pretrained", "random", "handcrafted")]
+        paper = PAPER.get((kind, dataset, benchmark)) if split == "test" else None
+        lines.append(f"| {kind} | {dataset} | {benchmark} | {split} | {protocol} | {' | '.join(cells)} | "
+                     f"{paper if paper is not None else '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(rows: list[dict]) -> str:
+    """The comparison, then every result with its run, top-5 and checkpoint."""
+    lines = [comparison(rows),
+             "| run | evaluation | dataset | benchmark | split | protocol | encoder | top-1 | top-5 | paper top-1 | checkpoint |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        split = r.get("split", "test")
+        top5 = f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
+        paper = PAPER.get((r["kind"], r["dataset"], r["benchmark"])) if split == "test" else None
+        ckpt = str(r.get("checkpoint_sha256") or "")[:12] if encoder_of(r) == "pretrained" else "–"
+        lines.append(f"| {r['run']} | {r['kind']} | {r['dataset']} | {r['benchmark']} | {split} | {r['protocol']} | "
+                     f"{encoder_of(r)} | {top1_text(r)} | {top5} | {paper if paper is not None else '–'} | {ckpt} |")
+    return "\n".join(lines) + "\n"

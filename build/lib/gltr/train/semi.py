@@ -1,0 +1,112 @@
+"""Semi-supervised evaluation: fine-tune encoder + linear head on a committed class-balanced list.
+
+    gltr semi --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view --percent 5 --seed 0
+
+Recipe (the authors published none): the listed training samples only (data_manifests/semi/...),
+interpolation augmentation, AdamW (lr 1e-4 for the encoder, 1e-3 for the new head, weight
+decay 0.01), batch 64, 100 epochs, dropout as in pretraining; the final epoch's top-1 / top-5 on
+the full test split is the result.
+"""
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gltr.model.gltransformer import pool_valid
+from gltr.pipeline.sample_lists import read_list
+from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.dist import init_distributed
+from gltr.train.evaluate import check_compatible, load_encoder, provenance, run_folder, topk, write_result
+
+
+@dataclass
+class SemiConfig:
+    data: str
+    benchmark: str
+    percent: int
+    seed: int = 0
+    checkpoint: str | None = None
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-4
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    workers: int = 0                 # a few hundred clips: worker processes would only fight the model for the cores
+    out: str | None = None
+    random_init: dict | None = None
+
+
+def semi_eval(cfg: SemiConfig) -> dict:
+    _, _, device = init_distributed()
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    index = read_index(cfg.data, cfg.benchmark, "train")
+    names, list_sha = read_list(index["dataset"], cfg.benchmark, cfg.percent, cfg.seed)
+    model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+    check_compatible(meta, index)
+    head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
+    train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
+        batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
+        keep_labels=False, subset=frozenset(names), shuffle_buffer=256))
+    if train_loader.count == 0:
+        raise ValueError(f"none of the {len(names)} samples listed for {cfg.percent}% seed {cfg.seed} "
+                         f"is in {cfg.data}: a synthetic or partial dataset?")
+    test_loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(
+        batch_size=128, workers=cfg.workers, shuffle=False, keep_labels=False))
+    optimizer = torch.optim.AdamW([{"params": model.encoder_parameters(), "lr": cfg.lr},
+                                   {"params": head.parameters(), "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
+    used = set()
+
+    # ------------------------------------------------------------------ fine-tuning loop
+    for epoch in range(cfg.epochs):
+        model.train()
+        for batch in train_loader.epoch(epoch):
+            if epoch == 0:
+                used.update(batch["key"])
+            mask = batch["mask"].to(device)
+            z = pool_valid(model.forward_encoder(batch["motion"].to(device), mask), mask)     # [B, C]
+            loss = F.cross_entropy(head(z), batch["label"].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    # ------------------------------------------------------------------ test
+    model.eval()
+    logits, labels = [], []
+    with torch.no_grad():
+        for batch in test_loader.epoch(0):
+            mask = batch["mask"].to(device)
+            logits.append(head(pool_valid(model.forward_encoder(batch["motion"].to(device), mask), mask)).cpu())
+            labels.append(batch["label"])
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    missing = sorted(set(names) - used)
+    result = {"evaluation": "semi", "protocol": f"fine-tune on {cfg.percent}% (seed {cfg.seed})",
+              "encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
+              "percent": cfg.percent, "seed": cfg.seed, "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
+              "train_samples": len(used), "listed_samples": len(names), "listed_but_not_prepared": missing,
+              "test_samples": len(labels), "sample_list_sha256": list_sha, **provenance(cfg, index, meta, started),
+              "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}, "used_samples": sorted(used)}
+    run = run_folder(cfg)
+    write_result(run / "eval" / f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json", result)
+    return result
+
+
+def summarize_seeds(results: list[dict], run: Path) -> dict:
+    """mean +/- std (population over seeds) of top-1 / top-5, written beside the per-seed files."""
+    top1 = np.array([r["top1"] for r in results])
+    top5 = np.array([r["top5"] for r in results])
+    first = results[0]
+    summary = {"evaluation": "semi", "protocol": f"fine-tune on {first['percent']}%, seeds {[r['seed'] for r in results]}",
+               "encoder": first["encoder"], "split": "test", "random_init": first["random_init"],
+               "benchmark": first["benchmark"], "dataset": first["dataset"], "percent": first["percent"],
+               "top1": float(top1.mean()), "top1_std": float(top1.std()), "top5": float(top5.mean()),
+               "top5_std": float(top5.std()), "seeds": [r["seed"] for r in results],
+               "per_seed_top1": top1.tolist(), "checkpoint_sha256": first["checkpoint_sha256"],
+               "sample_list_sha256": [r["sample_list_sha256"] for r in results],
+               "dataset_variant": first["dataset_variant"], "git_commit": first["git_commit"],
+               "wall_s": float(sum(r["wall_s"] for r in results))}
+    write_result(run / "eval" / f"semi-{first['benchmark']}-{first['percent']}pct.json", summary)
+    return summary
