@@ -1,5 +1,7 @@
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +24,8 @@ def test_loss_decreases_on_synthetic_data(synth_ntu_prepared, tmp_path):
     meta = json.loads((tmp_path / "run/checkpoints/latest.json").read_text())
     assert meta["loader"] == {"epoch": 8, "batch": 0, "workers": 0} and meta["step"] == 40
     assert meta["model_config"]["persons"] == 2 and meta["dataset"] == "ntu120"
-    assert len(meta["dataset_manifest_sha256"]) == 64 and meta["git_commit"]
+    assert len(meta["dataset_manifest_sha256"]) == 64
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", meta["git_commit"]), meta["git_commit"]   # "unknown" fails
     assert (tmp_path / "run/checkpoints/epoch-0008.pt").exists()
     assert list((tmp_path / "run/tb").iterdir())
 
@@ -46,7 +49,10 @@ def test_torchrun_two_cpu_ranks(synth_ntu_prepared, tmp_path):
     out.mkdir()
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29731",
+    with socket.socket() as s:                       # a free port, not a fixed one another run may hold
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(port),
                              str(Path(__file__).parent / "ddp_check.py"), str(synth_ntu_prepared), str(out)],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
