@@ -1,1 +1,0 @@
-"""Benchmarks (`make bench`): each writes a JSON of ratios measured within one run."""

@@ -1,1 +1,0 @@
-"""Stage entry points: `gltr <command>` (Typer). Each command parses options and calls one function."""

@@ -1,1 +1,0 @@
-"""Stage-independent model code: imports neither gltr.pipeline nor gltr.train."""

@@ -1,1 +1,0 @@
-"""Stage 2: trainers that stream the prepared WebDataset shards."""
