@@ -125,7 +125,7 @@ def throughput(quick: bool, device, ntu_lengths: list) -> dict:
     }
 
 
-def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 240) -> dict:
+def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 150) -> dict:
     """torch.compile with T padded to a multiple of 16: the first call per length compiles; timed apart
     from the steady state and from eager. Quick mode traces with the eager backend (graph capture and
     guards, no code generation). Stops adding lengths once `budget_s` is spent."""
