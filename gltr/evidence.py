@@ -112,7 +112,7 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
                                       "hand-crafted": summary["test"]["linear"]["handcrafted"]},
                    summary["paper"].get("linear"), out / "probe_curve.png",
                    f"{pretrain['dataset']} {benchmark}: {summary['recipe']['preset']}() preset, "
-                   f"{summary['pretrain_minutes']:.0f} CPU-minutes of pretraining")
+                   f"{summary['pretrain_minutes']:.0f} minutes of pretraining ({summary['recipe']['epochs']} epochs)")
 
     # ------------------------------------------------------------------ semi-supervised
     write(summary, out, complete=False)
