@@ -80,9 +80,11 @@ def earlier_result(cfg: SemiConfig) -> dict | None:
 
 
 def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seeds=(0, 1, 2, 3, 4), percents=(5, 10),
-             workers: int = 1, probe_epochs: int | None = None, semi_epochs: int = 100, log=print) -> dict:
+             workers: int = 1, probe_epochs: int | None = None, semi_epochs: int = 100, semi_runs: bool = True,
+             log=print) -> dict:
     """Run every evaluation of `run` (see the module docstring); return and write the summary.
-    probe_epochs / semi_epochs: the protocols' defaults (300 for NW-UCLA / 100); smaller only in tests."""
+    probe_epochs / semi_epochs: the protocols' defaults (300 for NW-UCLA / 100); smaller only in tests.
+    semi_runs=False: only gather the semi-supervised results already on disk (identical configs), run none."""
     started = time.perf_counter()
     run, out = Path(run), Path(out)
     pretrain = json.loads((run / "pretrain.json").read_text())
@@ -124,7 +126,10 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
                 if name == "random":
                     s["random_init"] = {**s["random_init"], "seed": seed}
                 cfg = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=semi_epochs, workers=0, **s)
-                r = earlier_result(cfg) or semi_eval(cfg)
+                r = earlier_result(cfg) or (semi_eval(cfg) if semi_runs else None)
+                if r is None:
+                    log(f"semi {percent}% {name} seed {seed}: not run")
+                    continue
                 log(f"semi {percent}% {name} seed {seed}: {r['top1']:.1f} ({r['wall_s']:.0f} s)")
                 runs.append(r)
                 m = summarize_seeds(runs, Path(s["out"]))

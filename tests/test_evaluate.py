@@ -144,3 +144,12 @@ def test_a_crafted_pickle_in_a_checkpoint_or_feature_cache_is_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         checkpoint.load(path)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_probe_gives_the_same_result_from_fresh_and_cached_features(synth_ntu_prepared, tiny_run, tmp_path):
+    """Computing features with loader workers draws from torch's RNG; the head's init must not depend on it."""
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
+                  epochs=5, batch_size=16, out=str(tmp_path / "probe"))
+    fresh = linear_eval(LinearConfig(workers=1, **common))                   # encodes with a DataLoader worker
+    cached = linear_eval(LinearConfig(workers=1, **common))                  # reads the cache
+    assert fresh["history"] == cached["history"]

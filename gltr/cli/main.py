@@ -352,13 +352,14 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
              out: Path = typer.Option(Path("runs/evidence")), benchmark: str = typer.Option("view"),
              semi_seeds: list[int] = typer.Option([0, 1, 2, 3, 4], "--semi-seed", help="repeat; none: --semi-seed -1"),
-             workers: int = typer.Option(1, min=0)):
+             workers: int = typer.Option(1, min=0),
+             semi_runs: bool = typer.Option(True, help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
     from gltr.evidence import evidence as run_evidence, semi_text
     seeds = tuple(s for s in semi_seeds if s >= 0)
     try:
         summary = run_evidence(str(data), run, out, benchmark, semi_seeds=seeds, percents=(5, 10) if seeds else (),
-                               workers=workers, log=lambda line: console.print(line, highlight=False, markup=False))
+                               workers=workers, semi_runs=semi_runs, log=lambda line: console.print(line, highlight=False, markup=False))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     for split in ("test", "validation"):

@@ -265,6 +265,7 @@ def linear_eval(cfg: LinearConfig) -> dict:
         width = model.cfg.width
     else:
         raise ValueError(f"protocol must be 'cached' or 'reference', not {cfg.protocol!r}")
+    torch.manual_seed(cfg.seed)         # the head's init must not depend on whether features came from the cache
     head = torch.nn.Linear(width, index["num_classes"])
     optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
     history = []
