@@ -74,9 +74,14 @@ def earlier_result(cfg: SemiConfig) -> dict | None:
         return None
     r = json.loads(path.read_text())
     encoder = checkpoint.load_meta(cfg.checkpoint)["weights_sha256"] if cfg.checkpoint else random_weights_id(cfg.random_init)
-    same = r["config"] == {k: v for k, v in asdict(cfg).items() if k != "random_init"} and r["checkpoint_sha256"] == encoder \
-        and r["dataset_manifest_sha256"] == checkpoint.dataset_hash(cfg.data)
+    same = comparable(r["config"]) == comparable({k: v for k, v in asdict(cfg).items() if k != "random_init"}) \
+        and r["checkpoint_sha256"] == encoder and r["dataset_manifest_sha256"] == checkpoint.dataset_hash(cfg.data)
     return r if same else None
+
+
+def comparable(config: dict) -> dict:
+    """A run config with its paths resolved (data/nwucla and /abs/data/nwucla are the same dataset)."""
+    return {k: str(Path(v).resolve()) if k in ("data", "out", "checkpoint") and v else v for k, v in config.items()}
 
 
 def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seeds=(0, 1, 2, 3, 4), percents=(5, 10),
