@@ -24,7 +24,7 @@ REAL    ?= ../shared/data
 EV_DATA ?= data/nwucla
 EV_RUN  ?= runs/nwucla-small
 EV_OUT  ?= runs/evidence
-EV_EPOCHS ?= 100
+EV_EPOCHS ?= 50
 EV_LR   ?= 5e-4
 EV_SEMI ?=
 
