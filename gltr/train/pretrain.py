@@ -62,9 +62,9 @@ def model_config(cfg: PretrainConfig, variant: dict):
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
 
 
-def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = True) -> None:
     """--resume needs a checkpoint; a fresh run needs an empty --out, or --overwrite (which removes
-    only the files a run writes, never anything else)."""
+    only the files a run writes, never anything else; under DDP only rank 0 removes: `remove`)."""
     latest = out / "checkpoints" / "latest.pt"
     if resume:
         if not latest.exists():
@@ -75,7 +75,7 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out} is not empty: --resume continues its run, --overwrite starts again")
-        for name in RUN_FILES:
+        for name in RUN_FILES if remove else ():
             path = out / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -101,7 +101,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
         interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, keep_labels=False), rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    check_run_folder(out, cfg.resume, cfg.overwrite)
+    check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
