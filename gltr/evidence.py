@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from gltr import plots
 from gltr.train import checkpoint
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id
 from gltr.train.report import PAPER, collect, markdown
@@ -43,26 +44,6 @@ def probe_curve(run: Path, data: str, benchmark: str, out: Path, workers: int, e
         log(f"probe curve: epoch {epoch}: validation {point['validation']:.1f}, test {point['test']:.1f}")
         curve.append(point)
     return curve
-
-
-def plot_curve(curve: list, baselines: dict, paper: float | None, path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    epochs = [p["epoch"] for p in curve]
-    ax.plot(epochs, [p["test"] for p in curve], "o-", color="C0", label="MPDP-pretrained, test")
-    ax.plot(epochs, [p["validation"] for p in curve], "s--", color="C0", alpha=0.5, label="MPDP-pretrained, validation")
-    for (name, value), color in zip(baselines.items(), ("C3", "C2")):
-        ax.axhline(value, color=color, linestyle="-.", label=f"{name}, test ({value:.1f})")
-    if paper is not None:
-        ax.axhline(paper, color="grey", linestyle=":", label=f"paper ({paper}, full model, 300 epochs)")
-    ax.set(xlabel="pretraining epoch", ylabel="linear probe top-1 (%)", title=title, ylim=(0, 100))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def earlier_result(cfg: SemiConfig) -> dict | None:
@@ -115,11 +96,11 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
     # ------------------------------------------------------------------ probe curve
     summary["curve"] = probe_curve(run, data, benchmark, out, workers, probe_epochs, log)
     if summary["curve"]:
-        plot_curve(summary["curve"], {"random init": summary["test"]["linear"]["random"],
-                                      "hand-crafted": summary["test"]["linear"]["handcrafted"]},
-                   summary["paper"].get("linear"), out / "probe_curve.png",
-                   f"{pretrain['dataset']} {benchmark}: {summary['recipe']['preset']}() preset, "
-                   f"{summary['pretrain_minutes']:.0f} minutes of pretraining ({summary['recipe']['epochs']} epochs)")
+        plots.probe_curve(summary["curve"], {"random init": summary["test"]["linear"]["random"],
+                                             "hand-crafted": summary["test"]["linear"]["handcrafted"]},
+                          summary["paper"].get("linear"), out / "probe_curve.png",
+                          f"{pretrain['dataset']} {benchmark}: {summary['recipe']['preset']}() preset, "
+                          f"{summary['pretrain_minutes']:.0f} minutes of pretraining ({summary['recipe']['epochs']} epochs)")
 
     # ------------------------------------------------------------------ semi-supervised
     write(summary, out, complete=False)

@@ -17,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from gltr.configs import AttentionConfig
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
 console = Console(stderr=True, soft_wrap=True)  # one line per problem, never wrapped
@@ -71,6 +73,16 @@ class PosInit(str, Enum):
 class RateColumn(ProgressColumn):
     def render(self, task) -> Text:
         return Text(f"{task.speed or 0:,.0f} files/s", style="cyan")
+
+
+def given(**options) -> dict:
+    """The options the user gave (not None): the config dataclass owns every default."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def default(config, name: str) -> str:
+    """'[default: X]' for a help text, read from the config dataclass that owns the default."""
+    return f"[default: {config.__dataclass_fields__[name].default}]"
 
 
 def fail(message: str, code: int = 2):
@@ -208,6 +220,7 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
              benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
              preset: Preset = typer.Option(None, help="model widths and depth [default: nwucla for NW-UCLA, ntu for NTU]"),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
+             intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 [default: 1,5,10]"),
              epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
              batch_size: int = typer.Option(128), lr: float = typer.Option(5e-5), weight_decay: float = typer.Option(0.1),
              lr_decay: float = typer.Option(0.99, help="lr factor per epoch"),
@@ -224,9 +237,13 @@ def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
     """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
     from gltr.train.pretrain import PretrainConfig, train
     try:
+        steps = tuple(int(n) for n in intervals.split(",")) if intervals else None
+    except ValueError:
+        fail(f"--intervals must be comma-separated integers, not {intervals!r}")
+    try:
         summary = train(PretrainConfig(
             data=str(data), benchmark=benchmark, out=str(out), preset=preset.value if preset else None,
-            pos_init=pos_init.value if pos_init else None, epochs=epochs, batch_size=batch_size, lr=lr,
+            pos_init=pos_init.value if pos_init else None, intervals=steps, epochs=epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, lr_decay=lr_decay, precision=precision.value, compile=compile,
             trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,
             save_every=save_every, max_steps=max_steps, time_budget_s=time_budget_min * 60 if time_budget_min else None,
@@ -370,6 +387,29 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
     if seeds:
         out_console.print(semi_text(summary))
     out_console.print(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}")
+
+
+@app.command()
+def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
+              data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(...),
+              samples: int = typer.Option(None, min=1, help="test sequences " + default(AttentionConfig, "samples")),
+              frames: int = typer.Option(None, min=1, help="temporal-map frames " + default(AttentionConfig, "frames")),
+              batch_size: int = typer.Option(None, min=1, help=default(AttentionConfig, "batch_size")),
+              workers: int = typer.Option(None, min=0, help=default(AttentionConfig, "workers")),
+              out: Path = typer.Option(None, help=default(AttentionConfig, "out"))):
+    """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
+    from gltr.attention import analyse
+    cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
+                          **given(samples=samples, frames=frames, batch_size=batch_size, workers=workers,
+                                  out=str(out) if out else None))
+    try:
+        summary = analyse(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    for e in summary["encoders"]:
+        out_console.print(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
+                          f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
+    out_console.print(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
 
 
 @app.command()

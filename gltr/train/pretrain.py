@@ -31,6 +31,7 @@ class PretrainConfig:
     out: str = "runs/pretrain"
     preset: str | None = None           # default: "nwucla" for NW-UCLA, "ntu" for NTU
     pos_init: str | None = None         # override the preset's positional-embedding init
+    intervals: tuple | None = None      # MPDP prediction intervals; default: the dataset's (1, 5, 10)
     epochs: int | None = None           # default: 120 NTU, 300 NW-UCLA
     batch_size: int = 128
     lr: float = 5e-5
@@ -54,8 +55,11 @@ class PretrainConfig:
 def model_config(cfg: PretrainConfig, variant: dict):
     """The preset's widths with the prepared dataset's persons, joints, centre joint, T_max, intervals."""
     preset = cfg.preset or ("nwucla" if variant["dataset"] == "nwucla" else "ntu")
+    intervals = tuple(cfg.intervals or variant["intervals"])
+    if not intervals or any(not 1 <= n < variant["t_max"] for n in intervals) or len(set(intervals)) != len(intervals):
+        raise ValueError(f"intervals must be distinct frame steps between 1 and {variant['t_max'] - 1}, not {intervals}")
     mcfg = for_dataset(PRESETS[preset](), variant["persons"], variant["joints"], variant["centre_joint"],
-                       variant["t_max"], intervals=tuple(variant["intervals"]))
+                       variant["t_max"], intervals=intervals)
     return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
 
 

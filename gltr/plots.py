@@ -1,0 +1,107 @@
+"""Figures (matplotlib, headless): attention analysis, probe curve, pretraining losses, accuracy bars.
+
+Each function takes plain results (the JSON the commands write) and a path, and returns the
+paths it wrote.
+"""
+from pathlib import Path
+
+
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def encoder_name(encoder: dict) -> str:
+    return "intervals {" + ", ".join(str(n) for n in encoder["intervals"]) + "}"
+
+
+def file_tag(encoder: dict, index: int) -> str:
+    return f"{index}-i" + "-".join(str(n) for n in encoder["intervals"])
+
+
+# ----------------------------------------------------------------------------- attention (gltr attention)
+
+def attention_figures(summary: dict, out: Path) -> list[Path]:
+    """Per encoder: temporal maps and spatial maps (block x head grids); all encoders: attended distance."""
+    paths = []
+    for i, encoder in enumerate(summary["encoders"]):
+        tag = file_tag(encoder, i)
+        paths.append(map_grid(encoder["temporal_map"], out / f"temporal_maps_{tag}.png",
+                              f"temporal attention, first {summary['frames']} frames ({encoder_name(encoder)}, "
+                              f"{encoder['sequences']} sequences)", "key frame", "query frame"))
+        paths.append(map_grid(encoder["spatial_map"], out / f"spatial_maps_{tag}.png",
+                              f"spatial attention, averaged over frames ({encoder_name(encoder)}; "
+                              f"trajectory tokens marked)", "key token", "query token", encoder["trajectory_tokens"]))
+    paths.append(distance_plot(summary["encoders"], out / "attended_distance.png"))
+    return paths
+
+
+def map_grid(maps: list, path: Path, title: str, xlabel: str, ylabel: str, marks: list = ()) -> Path:
+    """maps [block][head][q][k] as a grid of heat maps, blocks as rows; `marks` draws lines at those tokens."""
+    plt = pyplot()
+    depth, heads = len(maps), len(maps[0])
+    fig, axes = plt.subplots(depth, heads, figsize=(1.6 * heads + 0.6, 1.6 * depth + 0.6), dpi=110, squeeze=False)
+    for b in range(depth):
+        for h in range(heads):
+            ax = axes[b][h]
+            ax.imshow(maps[b][h], cmap="viridis", interpolation="nearest")
+            for t in marks:
+                ax.axhline(t, color="red", lw=0.5, alpha=0.7)
+                ax.axvline(t, color="red", lw=0.5, alpha=0.7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if b == 0:
+                ax.set_title(f"head {h + 1}", fontsize=8)
+            if h == 0:
+                ax.set_ylabel(f"block {b + 1}", fontsize=8)
+    fig.suptitle(f"{title}\nrows: {ylabel}, columns: {xlabel}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def distance_plot(encoders: list, path: Path) -> Path:
+    """Fig. 4 (right): the average attended frame distance of every head, per block, one colour per encoder."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=120)
+    width = 0.6 / max(len(encoders), 1)
+    for e, encoder in enumerate(encoders):
+        for b, heads in enumerate(encoder["mean_distance"]):
+            x = b + 1 + (e - (len(encoders) - 1) / 2) * width
+            ax.scatter([x] * len(heads), heads, color=f"C{e}", s=18, alpha=0.8,
+                       label=encoder_name(encoder) if b == 0 else None)
+            ax.hlines(sum(heads) / len(heads), x - width / 2, x + width / 2, color=f"C{e}")
+    ax.set(xlabel="block", ylabel="average attended frame distance", title="temporal attention: how far each head looks")
+    ax.set_xticks(range(1, len(encoders[0]["mean_distance"]) + 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- evaluations
+
+def probe_curve(curve: list, baselines: dict, paper: float | None, path: Path, title: str) -> Path:
+    """Linear probe accuracy against pretraining epoch, baselines as horizontal lines."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    epochs = [p["epoch"] for p in curve]
+    ax.plot(epochs, [p["test"] for p in curve], "o-", color="C0", label="MPDP-pretrained, test")
+    ax.plot(epochs, [p["validation"] for p in curve], "s--", color="C0", alpha=0.5, label="MPDP-pretrained, validation")
+    for (name, value), color in zip(baselines.items(), ("C3", "C2")):
+        ax.axhline(value, color=color, linestyle="-.", label=f"{name}, test ({value:.1f})")
+    if paper is not None:
+        ax.axhline(paper, color="grey", linestyle=":", label=f"paper ({paper}, full model, 300 epochs)")
+    ax.set(xlabel="pretraining epoch", ylabel="linear probe top-1 (%)", title=title, ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
