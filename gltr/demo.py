@@ -14,7 +14,7 @@ from gltr.pipeline.synth import synth_ntu
 from gltr.train.evaluate import LinearConfig, linear_eval
 from gltr.train.pretrain import PretrainConfig, model_config, train
 from gltr.train.data import read_index
-from gltr.train.report import collect, markdown
+from gltr.train.report import collect, figures, markdown
 
 
 def demo(out: Path, samples: int = 240, classes: int = 6, epochs: int = 12, probe_epochs: int = 200,
@@ -41,7 +41,9 @@ def demo(out: Path, samples: int = 240, classes: int = 6, epochs: int = 12, prob
                                           "model_config": model_config(cfg, variant).to_dict(), "seed": 0}))
     handcrafted = linear_eval(LinearConfig(data=cfg.data, benchmark="xsub", epochs=probe_epochs, batch_size=64,
                                            workers=0, out=str(out / "handcrafted"), features="handcrafted"))
-    table = markdown(collect([out / "run", out / "random", out / "handcrafted"]))
+    runs = [out / "run", out / "random", out / "handcrafted"]
+    rows = collect(runs)
+    table = markdown(rows)
     (out / "results.md").write_text(table)
     return {"pretrained_top1": pretrained["top1"], "random_top1": random["top1"],
-            "handcrafted_top1": handcrafted["top1"], "table": table}
+            "handcrafted_top1": handcrafted["top1"], "table": table, "figures": figures(rows, runs, out)}

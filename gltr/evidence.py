@@ -8,7 +8,8 @@ beside its baselines, in one summary.
    encoder, the same preset with random weights (seed 0), and the hand-crafted features;
 2. the probe curve: linear probe of every `epoch-NNNN` checkpoint, on validation and test;
 3. semi-supervised fine-tuning on 5 % and 10 % of the labels, seeds 0-4, pretrained vs random;
-4. <out>/evidence.json (the summary), <out>/report.md, <out>/probe_curve.png.
+4. <out>/evidence.json (the summary), <out>/report.md, <out>/probe_curve.png, <out>/accuracy.png,
+   <out>/loss-<run>.png.
 """
 import json
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from gltr import plots
 from gltr.train import checkpoint
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id
-from gltr.train.report import PAPER, collect, markdown
+from gltr.train.report import PAPER, collect, figures as report_figures, markdown
 from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
 
 ENCODERS = ("pretrained", "random", "handcrafted")
@@ -125,6 +126,8 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
 
     summary["evaluation_minutes"] = round((time.perf_counter() - started) / 60, 1)
     write(summary, out, complete=True)
+    encoders = [out / n for n in ENCODERS]
+    report_figures(collect(encoders), [run] + encoders, out)      # accuracy.png, loss-<run>.png
     return summary
 
 

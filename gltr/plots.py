@@ -105,3 +105,53 @@ def probe_curve(curve: list, baselines: dict, paper: float | None, path: Path, t
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def loss_terms(metrics: list, path: Path, title: str) -> Path:
+    """Pretraining loss from metrics.jsonl records: the total, and each interval's direction and magnitude terms."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    steps = [r["step"] for r in metrics]
+    ax.plot(steps, [r["loss"] for r in metrics], color="black", lw=1.2, label="total")
+    with_terms = [r for r in metrics if "loss_terms" in r]
+    for i, interval in enumerate(with_terms[0]["loss_terms"] if with_terms else ()):
+        for head, style in (("direction", "-"), ("magnitude", "--")):
+            ax.plot([r["step"] for r in with_terms], [r["loss_terms"][interval][head] for r in with_terms],
+                    style, color=f"C{i}", lw=1, label=f"{interval.replace('interval', 'interval ')}, {head}")
+    ax.set(xlabel="step", ylabel="cross-entropy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def accuracy_bars(groups: list, path: Path) -> Path:
+    """One group of bars per evaluation: pretrained, random init, hand-crafted (± std over seeds), paper as a tick.
+
+    groups: [{"label": str, "bars": {encoder: (top1, std or None)}, "paper": float or None}]
+    """
+    plt = pyplot()
+    encoders = ("pretrained", "random", "handcrafted")
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups) + 2), 4.2), dpi=120)
+    width = 0.26
+    for e, name in enumerate(encoders):
+        xs = [g for g, group in enumerate(groups) if name in group["bars"]]
+        values = [groups[g]["bars"][name][0] for g in xs]
+        errors = [groups[g]["bars"][name][1] or 0 for g in xs]
+        bars = ax.bar([x + (e - 1) * width for x in xs], values, width, yerr=errors, capsize=3, color=f"C{e}",
+                      label={"random": "random init", "handcrafted": "hand-crafted"}.get(name, name))
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    for g, group in enumerate(groups):
+        if group["paper"] is not None:
+            ax.hlines(group["paper"], g - 1.5 * width, g + 1.5 * width, color="black", linestyle=":",
+                      label="paper" if g == min(i for i, x in enumerate(groups) if x["paper"] is not None) else None)
+    ax.set_xticks(range(len(groups)), [g["label"] for g in groups], fontsize=7)
+    ax.set(ylabel="top-1 (%)", ylim=(0, 105), title="evaluations beside their baselines and the paper")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

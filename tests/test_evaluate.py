@@ -1,6 +1,7 @@
 import hashlib
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -153,3 +154,22 @@ def test_a_probe_gives_the_same_result_from_fresh_and_cached_features(synth_ntu_
     fresh = linear_eval(LinearConfig(workers=1, **common))                   # encodes with a DataLoader worker
     cached = linear_eval(LinearConfig(workers=1, **common))                  # reads the cache
     assert fresh["history"] == cached["history"]
+
+
+def test_report_figures_draw_every_comparison_and_the_loss_terms(tmp_path):
+    from PIL import Image
+    from gltr.train.report import figures, grouped
+    rows = [{"kind": "linear", "dataset": "nwucla", "benchmark": "view", "split": "test", "protocol": "cached",
+             "encoder": e, "top1": v} for e, v in (("pretrained", 81.25), ("random", 45.5), ("handcrafted", 69.0))]
+    rows.append({**rows[0], "kind": "semi5", "top1": 65.3, "top1_std": 2.3})
+    assert [len(v) for v in grouped(rows).values()] == [3, 1]
+    run = tmp_path / "run"
+    run.mkdir()
+    records = [{"step": s, "loss": 9.0 - s / 10, "loss_terms": {f"interval{n}": {"direction": 3.0 - s / 40, "magnitude": 2.0}
+                                                               for n in (1, 5, 10)}} for s in range(1, 30)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    paths = figures(rows, [run, tmp_path / "no-metrics"], tmp_path / "fig")
+    assert [p.name for p in paths] == ["accuracy.png", "loss-run.png"]
+    for p in paths:
+        image = np.asarray(Image.open(p).convert("L"))
+        assert image.std() > 5 and image.shape[1] > 500

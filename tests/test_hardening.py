@@ -28,8 +28,8 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(syn
 
     def loss_that_breaks(*args, **kw):
         calls["n"] += 1
-        value = real_loss(*args, **kw)
-        return value * float("nan") if calls["n"] > 7 else value     # epoch 0 has 5 batches of 8
+        value, terms = real_loss(*args, **kw)
+        return (value * float("nan") if calls["n"] > 7 else value), terms     # epoch 0 has 5 batches of 8
 
     monkeypatch.setattr(pretrain, "mpdp_loss", loss_that_breaks)
     cfg = pretrain.PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(tmp_path / "run"),

@@ -352,9 +352,10 @@ def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), 
 
 @app.command()
 def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eval/*.json)"),
-           out: Path = typer.Option(None, help="also write the table to this file")):
-    """All evaluation results of the runs as a markdown table beside the paper's numbers."""
-    from gltr.train.report import collect, markdown
+           out: Path = typer.Option(None, help="also write the table to this file (figures go beside it)"),
+           figures: bool = typer.Option(True, help="write accuracy.png and loss-<run>.png [beside --out, else in the first run]")):
+    """All evaluation results of the runs as a markdown table beside the paper's numbers, and figures."""
+    from gltr.train.report import collect, figures as report_figures, markdown
     rows = collect(runs)
     if not rows:
         fail(f"no evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
@@ -362,6 +363,9 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
     if out:
         out.write_text(table)
     print(table, end="")
+    if figures:
+        written = report_figures(rows, runs, out.parent if out else runs[0])
+        out_console.print("figures: " + ", ".join(map(str, written)))
 
 
 @app.command()
@@ -413,6 +417,25 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
 
 
 @app.command()
+def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: str = typer.Argument(...),
+         out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
+         what: str = typer.Option("joints", help="joints (camera coordinates) or motion (the normalised model input)"),
+         frames: int = typer.Option(8, min=1, help="frames on a .png contact sheet"),
+         size: str = typer.Option("960x540", help="WIDTHxHEIGHT in pixels")):
+    """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
+    from gltr.show import show as render
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
+    try:
+        path = render(data, sample_id, out, what, frames, (width, height))
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        fail(str(e))
+    out_console.print(f"-> {path}")
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("demo")), samples: int = typer.Option(240, min=20),
          classes: int = typer.Option(6, min=2), epochs: int = typer.Option(12, min=1),
          probe_epochs: int = typer.Option(200, min=1), workers: int = typer.Option(2, min=1)):
@@ -428,6 +451,7 @@ def demo(out: Path = typer.Option(Path("demo")), samples: int = typer.Option(240
                f"at this miniature size MPDP pretraining does not beat the random encoder ({p:.1f} vs {r:.1f})")
     out_console.print(f"The synthetic classes differ only in how the limbs move, never in a pose; {verdict}. "
                       "For the real-data comparison see README, 'Real-data evidence' (make evidence).")
+    out_console.print(f"table: {out / 'results.md'}; figures: " + ", ".join(map(str, result["figures"])))
 
 
 def main():

@@ -12,6 +12,17 @@ UCLA_JOINTS = [  # Kinect v1
     "ShoulderRight", "ElbowRight", "WristRight", "HandRight", "HipLeft", "KneeLeft", "AnkleLeft",
     "FootLeft", "HipRight", "KneeRight", "AnkleRight", "FootRight",
 ]
+# Bones as (joint, joint) pairs, 0-based; each a tree over its joints (K - 1 bones).
+NTU_BONES = [  # ST-GCN's / CTR-GCN's 1-based pairs (1,2) (2,21) (3,21) ... (22,23) (23,8), shifted to 0-based
+    (0, 1), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8), (10, 9), (11, 10),
+    (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18), (21, 22), (22, 7),
+    (23, 24), (24, 11),
+]
+UCLA_BONES = [  # Kinect v1
+    (0, 1), (1, 2), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 10),
+    (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18),
+]
+BONES = {"ntu60": NTU_BONES, "ntu120": NTU_BONES, "nwucla": UCLA_BONES}
 DEFAULT_BODIES = {"ntu60": "first2", "ntu120": "energy", "nwucla": "single"}
 
 

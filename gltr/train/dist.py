@@ -25,13 +25,13 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-def all_mean(value: float, device) -> float:
-    """Mean of a scalar over ranks (the scalar itself on one process)."""
+def all_mean(values: list[float], device) -> list[float]:
+    """Means of scalars over ranks (the scalars themselves on one process)."""
     if not dist.is_initialized():
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
-    return t.item() / dist.get_world_size()
+    return (t / dist.get_world_size()).tolist()
 
 
 def any_rank(flag: bool, device) -> bool:

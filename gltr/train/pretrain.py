@@ -161,7 +161,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                     direction, magnitude = mpdp_labels(motion, mcfg.intervals)   # [B, T, I, P, K] each
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                     direction_logits, magnitude_logits = forward(motion, mask)
-                loss = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
+                loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
                                  mask, trajectory_tokens, cfg.trajectory_weight_all)
                 if not torch.isfinite(loss):                                     # stop before anything is saved
                     raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: "
@@ -174,10 +174,13 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                 out_of_time = bool(cfg.time_budget_s) and any_rank(time.perf_counter() - started > cfg.time_budget_s, device)
                 stop = bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
                 if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
-                    last_loss = all_mean(loss.item(), device)
+                    last_loss, *term_means = all_mean([loss.item(), *terms.flatten().tolist()], device)
                     rate = window_samples / (time.perf_counter() - window_start)
                     if main:
                         record = {"step": step, "epoch": epoch, "batch": batch_index, "loss": last_loss,
+                                  "loss_terms": {f"interval{n}": {"direction": term_means[2 * i],
+                                                                  "magnitude": term_means[2 * i + 1]}
+                                                 for i, n in enumerate(mcfg.intervals)},
                                   "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate,
                                   "elapsed_s": earlier_s + time.perf_counter() - started}
                         metrics.write(json.dumps(record) + "\n")
@@ -185,6 +188,9 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
                         tb.add_scalar("pretrain/loss", last_loss, step)
                         tb.add_scalar("pretrain/samples_per_s", rate, step)
                         tb.add_scalar("pretrain/lr", record["lr"], step)
+                        for name, heads in record["loss_terms"].items():
+                            for head, value in heads.items():
+                                tb.add_scalar(f"pretrain/loss_{name}_{head}", value, step)
                     window_samples, window_start = 0, time.perf_counter()
                     progress.update(bar, loss=last_loss, rate=rate)
                 progress.update(bar, advance=1, epoch=epoch)

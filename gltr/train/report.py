@@ -32,17 +32,26 @@ def top1_text(r: dict) -> str:
     return f"{r['top1']:.1f}" + (f" ± {r['top1_std']:.1f}" if "top1_std" in r else "")
 
 
-def comparison(rows: list[dict]) -> str:
-    """One line per (evaluation, dataset, benchmark, split, protocol): pretrained | random | hand-crafted | paper."""
+def grouped(rows: list[dict]) -> dict:
+    """{(evaluation, dataset, benchmark, split, protocol): {encoder: [results]}} in the rows' order."""
     groups = {}
     for r in rows:
         key = (r["kind"], r["dataset"], r["benchmark"], r.get("split", "test"), r["protocol"])
-        groups.setdefault(key, {}).setdefault(encoder_of(r), []).append(top1_text(r))
+        groups.setdefault(key, {}).setdefault(encoder_of(r), []).append(r)
+    return groups
+
+
+def paper_number(kind: str, dataset: str, benchmark: str, split: str) -> float | None:
+    return PAPER.get((kind, dataset, benchmark)) if split == "test" else None
+
+
+def comparison(rows: list[dict]) -> str:
+    """One line per (evaluation, dataset, benchmark, split, protocol): pretrained | random | hand-crafted | paper."""
     lines = ["| evaluation | dataset | benchmark | split | protocol | pretrained | random init | hand-crafted | paper |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for (kind, dataset, benchmark, split, protocol), by in groups.items():
-        cells = [" / ".join(by.get(e, ["–"])) for e in ("pretrained", "random", "handcrafted")]
-        paper = PAPER.get((kind, dataset, benchmark)) if split == "test" else None
+    for (kind, dataset, benchmark, split, protocol), by in grouped(rows).items():
+        cells = [" / ".join(map(top1_text, by.get(e, []))) or "–" for e in ("pretrained", "random", "handcrafted")]
+        paper = paper_number(kind, dataset, benchmark, split)
         lines.append(f"| {kind} | {dataset} | {benchmark} | {split} | {protocol} | {' | '.join(cells)} | "
                      f"{paper if paper is not None else '–'} |")
     return "\n".join(lines) + "\n"
@@ -56,8 +65,29 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         split = r.get("split", "test")
         top5 = f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
-        paper = PAPER.get((r["kind"], r["dataset"], r["benchmark"])) if split == "test" else None
+        paper = paper_number(r["kind"], r["dataset"], r["benchmark"], split)
         ckpt = str(r.get("checkpoint_sha256") or "")[:12] if encoder_of(r) == "pretrained" else "–"
         lines.append(f"| {r['run']} | {r['kind']} | {r['dataset']} | {r['benchmark']} | {split} | {r['protocol']} | "
                      f"{encoder_of(r)} | {top1_text(r)} | {top5} | {paper if paper is not None else '–'} | {ckpt} |")
     return "\n".join(lines) + "\n"
+
+
+def figures(rows: list[dict], runs: list[Path], folder: Path) -> list[Path]:
+    """<folder>/accuracy.png (every comparison line as bars, the paper as a tick) and, per run with a
+    metrics.jsonl, <folder>/loss-<run>.png (the pretraining loss and its per-interval, per-head terms)."""
+    from gltr import plots
+    folder.mkdir(parents=True, exist_ok=True)
+    groups = []
+    for (kind, dataset, benchmark, split, protocol), by in grouped(rows).items():
+        for j in range(max(map(len, by.values()))):                 # several runs of one encoder: one group each
+            bars = {e: (results[j]["top1"], results[j].get("top1_std")) for e, results in by.items() if j < len(results)}
+            label = f"{kind} {dataset}\n{benchmark} {split}" + (f" ({j + 1})" if j else "")
+            groups.append({"label": label, "bars": bars, "paper": paper_number(kind, dataset, benchmark, split)})
+    paths = [plots.accuracy_bars(groups, folder / "accuracy.png")] if groups else []
+    for run in runs:
+        metrics = Path(run) / "metrics.jsonl"
+        if metrics.exists() and metrics.stat().st_size:
+            records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+            paths.append(plots.loss_terms(records, folder / f"loss-{Path(run).resolve().name}.png",
+                                          f"MPDP pretraining loss: {run}"))
+    return paths
