@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class AttentionConfig:
+    """`gltr attention` (gltr/attention.py)."""
     checkpoints: tuple
     data: str
     benchmark: str
@@ -16,3 +17,114 @@ class AttentionConfig:
     frames: int = 30            # the temporal maps show the first `frames` frames, as the paper does
     batch_size: int = 8         # one batch's attention is the memory held: ~0.4 GB for ntu() at T = 300
     workers: int = 0
+
+
+@dataclass
+class PretrainConfig:
+    """`gltr pretrain` (gltr/train/pretrain.py)."""
+    data: str
+    benchmark: str
+    out: str = "runs/pretrain"
+    preset: str | None = None           # default: the dataset's pretrain_preset (gltr.datasets)
+    pos_init: str | None = None         # override the preset's positional-embedding init
+    intervals: tuple | None = None      # MPDP prediction intervals; default: the dataset's (1, 5, 10)
+    epochs: int | None = None           # default: the dataset's pretrain_epochs (gltr.datasets)
+    batch_size: int = 128
+    lr: float = 5e-5
+    weight_decay: float = 0.1
+    lr_decay: float = 0.99              # lr x 0.99 each epoch
+    precision: str = "auto"             # bf16 on GPU, fp32 on CPU
+    compile: bool = False
+    trajectory_weight_all: bool = False
+    augment: bool = True
+    workers: int = 2
+    seed: int = 0
+    save_every: int = 10                # also keep epoch-NNNN checkpoints every N epochs
+    latest_every: int = 1               # write latest.pt every N epochs (and at the end or an early stop)
+    max_steps: int | None = None        # stop (and checkpoint) after this many steps in all
+    time_budget_s: float | None = None  # stop (and checkpoint) after this much wall time
+    resume: bool = False
+    overwrite: bool = False             # start again in a non-empty --out (its run files are replaced)
+    log_every: int = 10
+
+
+@dataclass
+class LinearConfig:
+    """`gltr linear` (gltr/train/evaluate.py)."""
+    data: str
+    benchmark: str
+    checkpoint: str | None = None
+    epochs: int | None = None        # default: the dataset's probe_epochs (gltr.datasets)
+    batch_size: int = 1024
+    lr: float = 3e-3
+    protocol: str = "cached"         # or "reference"
+    augment: bool = True             # reference protocol only: interpolation on the training split
+    dropout: bool = True             # reference protocol only: dropout left active in the encoder
+    seed: int = 0
+    workers: int = 2
+    out: str | None = None           # default: the checkpoint's run folder
+    random_init: dict | None = None  # {"model_config", "seed"}: probe a random encoder instead
+    standardize: bool = False        # features standardised with the training split's mean and std
+    features: str = "encoder"        # or "handcrafted" (the baseline; always standardised)
+    validation: bool = False         # score on the held-out training subjects, not the test split
+
+
+@dataclass
+class KnnConfig:
+    """`gltr knn` (gltr/train/evaluate.py)."""
+    data: str
+    benchmark: str
+    checkpoint: str | None = None
+    k: int = 20
+    workers: int = 2
+    out: str | None = None
+    random_init: dict | None = None
+    features: str = "encoder"        # or "handcrafted"
+    validation: bool = False
+
+
+@dataclass
+class SemiConfig:
+    """`gltr semi` (gltr/train/semi.py)."""
+    data: str
+    benchmark: str
+    percent: int
+    seed: int = 0
+    checkpoint: str | None = None
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-4
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    workers: int = 0                 # a few hundred clips: worker processes would only fight the model for the cores
+    out: str | None = None
+    random_init: dict | None = None
+
+
+@dataclass
+class DemoConfig:
+    """`gltr demo` (gltr/demo.py): the embedded default, a miniature of the whole pipeline."""
+    out: str = "demo"
+    samples: int = 240
+    classes: int = 6
+    epochs: int = 12
+    probe_epochs: int = 200
+    workers: int = 2
+    batch_size: int = 16
+    lr: float = 1e-3
+    lengths: tuple = (32, 64)           # clip lengths are drawn from this range
+
+
+@dataclass
+class EvidenceConfig:
+    """`gltr evidence` (gltr/evidence.py)."""
+    data: str
+    run: str                            # the pretraining run folder
+    out: str = "runs/evidence"
+    benchmark: str = "view"
+    semi_seeds: tuple = (0, 1, 2, 3, 4)
+    percents: tuple = (5, 10)
+    workers: int = 1
+    probe_epochs: int | None = None     # default: the linear protocol's (300 for NW-UCLA); smaller only in tests
+    semi_epochs: int = 100
+    semi_runs: bool = True              # False: only gather the identical semi-supervised runs already on disk

@@ -9,6 +9,7 @@ succeeded.
 import shutil
 from pathlib import Path
 
+from gltr.configs import DemoConfig
 from gltr.pipeline.prepare import exit_status, prepare
 from gltr.pipeline.synth import synth_ntu
 from gltr.train.evaluate import LinearConfig, linear_eval
@@ -17,29 +18,28 @@ from gltr.train.data import read_index
 from gltr.train.report import collect, figures, markdown
 
 
-def demo(out: Path, samples: int = 240, classes: int = 6, epochs: int = 12, probe_epochs: int = 200,
-         workers: int = 2, batch_size: int = 16, lr: float = 1e-3, lengths: tuple = (32, 64), log=print) -> dict:
-    out = Path(out)
+def demo(cfg: DemoConfig, log=print) -> dict:
+    out, samples, classes, workers, probe_epochs = Path(cfg.out), cfg.samples, cfg.classes, cfg.workers, cfg.probe_epochs
     shutil.rmtree(out, ignore_errors=True)
     log(f"[1/5] synthesising {samples} NTU .skeleton files ({classes} classes) in {out / 'raw'}")
-    synth_ntu(out / "raw", samples, seed=0, classes=classes, lengths=lengths)
+    synth_ntu(out / "raw", samples, seed=0, classes=classes, lengths=cfg.lengths)
     log("[2/5] prepare")
     report = prepare("ntu120", out / "raw", out / "data", workers=workers, shard_size=32, log=log)
     if exit_status(report):
         raise RuntimeError(f"prepare failed on {report['counts']['failed']} file(s)")
-    log(f"[3/5] pretrain tiny() for {epochs} epochs")
-    cfg = PretrainConfig(data=str(out / "data"), benchmark="xsub", out=str(out / "run"), preset="tiny",
-                         epochs=epochs, batch_size=batch_size, lr=lr, workers=0)
-    train(cfg)
+    log(f"[3/5] pretrain tiny() for {cfg.epochs} epochs")
+    run = PretrainConfig(data=str(out / "data"), benchmark="xsub", out=str(out / "run"), preset="tiny",
+                         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, workers=0)
+    train(run)
     log(f"[4/5] linear probe ({probe_epochs} epochs) of the pretrained encoder")
-    pretrained = linear_eval(LinearConfig(data=cfg.data, benchmark="xsub", checkpoint=str(out / "run/checkpoints/latest.pt"),
+    pretrained = linear_eval(LinearConfig(data=run.data, benchmark="xsub", checkpoint=str(out / "run/checkpoints/latest.pt"),
                                           epochs=probe_epochs, batch_size=64, workers=0))
     log("[5/5] the same probe on a randomly initialised encoder and on hand-crafted features")
-    variant = read_index(cfg.data, "xsub", "train")["variant"]
-    random = linear_eval(LinearConfig(data=cfg.data, benchmark="xsub", epochs=probe_epochs, batch_size=64, workers=0,
+    variant = read_index(run.data, "xsub", "train")["variant"]
+    random = linear_eval(LinearConfig(data=run.data, benchmark="xsub", epochs=probe_epochs, batch_size=64, workers=0,
                                       out=str(out / "random"), random_init={
-                                          "model_config": model_config(cfg, variant).to_dict(), "seed": 0}))
-    handcrafted = linear_eval(LinearConfig(data=cfg.data, benchmark="xsub", epochs=probe_epochs, batch_size=64,
+                                          "model_config": model_config(run, variant).to_dict(), "seed": 0}))
+    handcrafted = linear_eval(LinearConfig(data=run.data, benchmark="xsub", epochs=probe_epochs, batch_size=64,
                                            workers=0, out=str(out / "handcrafted"), features="handcrafted"))
     runs = [out / "run", out / "random", out / "handcrafted"]
     rows = collect(runs)

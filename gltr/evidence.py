@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gltr import plots
+from gltr.configs import EvidenceConfig
 from gltr.train import checkpoint
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id
 from gltr.train.report import PAPER, collect, figures as report_figures, markdown
@@ -66,14 +67,10 @@ def comparable(config: dict) -> dict:
     return {k: str(Path(v).resolve()) if k in ("data", "out", "checkpoint") and v else v for k, v in config.items()}
 
 
-def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seeds=(0, 1, 2, 3, 4), percents=(5, 10),
-             workers: int = 1, probe_epochs: int | None = None, semi_epochs: int = 100, semi_runs: bool = True,
-             log=print) -> dict:
-    """Run every evaluation of `run` (see the module docstring); return and write the summary.
-    probe_epochs / semi_epochs: the protocols' defaults (300 for NW-UCLA / 100); smaller only in tests.
-    semi_runs=False: only gather the semi-supervised results already on disk (identical configs), run none."""
+def evidence(cfg: EvidenceConfig, log=print) -> dict:
+    """Run every evaluation of `cfg.run` (see the module docstring); return and write the summary."""
     started = time.perf_counter()
-    run, out = Path(run), Path(out)
+    data, run, out, benchmark, workers = cfg.data, Path(cfg.run), Path(cfg.out), cfg.benchmark, cfg.workers
     pretrain = json.loads((run / "pretrain.json").read_text())
     src = sources(run, out, pretrain["model_config"])
     summary = {"dataset": pretrain["dataset"], "benchmark": benchmark, "run": str(run),
@@ -87,7 +84,7 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
     for split, validation in (("test", False), ("validation", True)):
         for name in ENCODERS:
             lin = linear_eval(LinearConfig(data=data, benchmark=benchmark, validation=validation, workers=workers,
-                                           epochs=probe_epochs, **src[name]))
+                                           epochs=cfg.probe_epochs, **src[name]))
             knn = knn_eval(KnnConfig(data=data, benchmark=benchmark, validation=validation, workers=workers, **src[name]))
             summary.setdefault(split, {}).setdefault("linear", {})[name] = lin["top1"]
             summary[split].setdefault("knn", {})[name] = knn["top1"]
@@ -95,7 +92,7 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
     summary["paper"] = {k[0]: v for k, v in PAPER.items() if k[1:] == (pretrain["dataset"], benchmark)}
 
     # ------------------------------------------------------------------ probe curve
-    summary["curve"] = probe_curve(run, data, benchmark, out, workers, probe_epochs, log)
+    summary["curve"] = probe_curve(run, data, benchmark, out, workers, cfg.probe_epochs, log)
     if summary["curve"]:
         plots.probe_curve(summary["curve"], {"random init": summary["test"]["linear"]["random"],
                                              "hand-crafted": summary["test"]["linear"]["handcrafted"]},
@@ -105,15 +102,16 @@ def evidence(data: str, run: Path, out: Path, benchmark: str = "view", semi_seed
 
     # ------------------------------------------------------------------ semi-supervised
     write(summary, out, complete=False)
-    for percent in percents:
+    for percent in cfg.percents:
         results = {"pretrained": [], "random": []}
-        for seed in semi_seeds:                                   # seed by seed, both encoders: partial results pair up
+        for seed in cfg.semi_seeds:                                   # seed by seed, both encoders: partial results pair up
             for name, runs in results.items():
                 s = dict(src[name])
                 if name == "random":
                     s["random_init"] = {**s["random_init"], "seed": seed}
-                cfg = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=semi_epochs, workers=0, **s)
-                r = earlier_result(cfg) or (semi_eval(cfg) if semi_runs else None)
+                semi = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=cfg.semi_epochs,
+                                  workers=0, **s)
+                r = earlier_result(semi) or (semi_eval(semi) if cfg.semi_runs else None)
                 if r is None:
                     log(f"semi {percent}% {name} seed {seed}: not run")
                     continue

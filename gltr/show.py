@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gltr.pipeline.variant import BONES
+from gltr.datasets import Variant
 from gltr.plots import pyplot
 
 WHAT = ("joints", "motion")
@@ -36,7 +36,7 @@ def read_sample(data: Path, sample_id: str) -> dict:
     store = zarr.open_group(data / "store.zarr", mode="r")
     a, b = manifest["offset"][i], manifest["offset"][i] + manifest["length"][i]
     return {"joints": store["joints"][a:b], "motion": store["motion"][a:b], "label": manifest["label"][i],
-            "variant": dict(store.attrs["variant"])}
+            "variant": Variant.from_dict(dict(store.attrs["variant"]), str(data / "store.zarr"))}
 
 
 def drawable(sample: dict, what: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -44,7 +44,7 @@ def drawable(sample: dict, what: str) -> tuple[np.ndarray, np.ndarray | None, np
     if what == "joints":
         x = sample["joints"]                                              # [L, P, K, 3] camera coordinates
         return x[..., :2], None, np.abs(x).sum((2, 3)) > 0                 # an absent person is all zeros
-    c = sample["variant"]["centre_joint"]
+    c = sample["variant"].centre_joint
     m = sample["motion"].copy()                                           # [L, P, K, 3] local motions
     trajectory = m[:, :, c, :2].copy()                                    # [L, P, 2] g_t = q_c(t) - q_c(0)
     m[:, :, c] = 0                                                        # the centre, at the origin
@@ -95,7 +95,7 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
         raise ValueError("--size must be at least 64x64 pixels and --frames at least 1")
     sample = read_sample(data, sample_id)
     points, trajectory, present = drawable(sample, what)
-    bones = BONES[sample["variant"]["dataset"]]
+    bones = sample["variant"].info.bones
     lims = limits(points, present, trajectory)
     title = f"{sample_id} (class {sample['label'] + 1}), {what}"
     plt = pyplot()

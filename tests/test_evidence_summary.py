@@ -1,6 +1,7 @@
 """`gltr evidence` at a miniature size on real NW-UCLA: every number in the summary is traceable."""
 import json
 
+from gltr.configs import EvidenceConfig
 from gltr.evidence import evidence
 from gltr.train.pretrain import PretrainConfig, train
 
@@ -9,8 +10,8 @@ def test_evidence_summary_holds_every_encoder_split_and_seed(ucla_prepared, tmp_
     run = tmp_path / "run"
     train(PretrainConfig(data=str(ucla_prepared), benchmark="view", out=str(run), preset="tiny", epochs=2,
                          batch_size=64, lr=1e-3, workers=0, save_every=1))
-    s = evidence(str(ucla_prepared), run, tmp_path / "ev", semi_seeds=(0, 1), percents=(5,), workers=0,
-                 probe_epochs=3, semi_epochs=1, log=lambda line: None)
+    s = evidence(EvidenceConfig(str(ucla_prepared), str(run), str(tmp_path / "ev"), semi_seeds=(0, 1), percents=(5,),
+                                workers=0, probe_epochs=3, semi_epochs=1), log=lambda line: None)
     assert json.loads((tmp_path / "ev/evidence.json").read_text()) == s
     for split in ("test", "validation"):
         for kind in ("linear", "knn"):

@@ -241,7 +241,7 @@ def test_ntu_bom_tabs_and_double_spaces_read_like_the_plain_file(tmp_path):
 ])
 def test_nwucla_values_must_be_numbers_and_labels_integers(tmp_path, record, why):
     from gltr.pipeline.sample import SampleError, read_ucla
-    from gltr.pipeline.variant import make_variant
+    from gltr.datasets import make_variant
     path = tmp_path / "a01_s01_e00_v01.json"
     path.write_text(json.dumps(record))
     with pytest.raises(SampleError) as caught:

@@ -82,3 +82,21 @@ def test_zero_and_sinusoid_positional_init():
     assert pos.abs().max() <= 1 and pos[1].abs().sum() > 0
     with pytest.raises(ValueError):
         GLTransformer(replace(tiny(), pos_init="learned", t_max=10))
+
+
+def test_checkpoint_configs_are_upgraded_explicitly_or_refused(monkeypatch):
+    from gltr.model import gltransformer as m
+    stored = m.tiny().to_dict()
+    assert m.GLTConfig.from_dict(stored, "ckpt.pt") == m.tiny()
+    with pytest.raises(ValueError, match=r"ckpt.pt: unknown model config field\(s\) heads"):
+        m.GLTConfig.from_dict({**stored, "heads": 4}, "ckpt.pt")
+    older = {k: v for k, v in stored.items() if k != "drop_path"}
+    with pytest.raises(ValueError, match="ckpt.pt: the model config lacks drop_path"):
+        m.GLTConfig.from_dict(older, "ckpt.pt")
+    # a field renamed since, and one added since (its upgrade value, not the new default 0.1)
+    monkeypatch.setattr(m, "CONFIG_RENAMED", {"heads": "spatial_heads"})
+    monkeypatch.setattr(m, "CONFIG_ADDED", {"drop_path": 0.0})
+    old = {("heads" if k == "spatial_heads" else k): v for k, v in older.items()}
+    upgraded = m.GLTConfig.from_dict(old, "ckpt.pt")
+    assert upgraded.drop_path == 0.0 and upgraded.spatial_heads == m.tiny().spatial_heads
+    assert upgraded.intervals == (1, 5, 10)

@@ -8,7 +8,7 @@ from gltr.pipeline.mpdp import mpdp_labels
 from gltr.pipeline.normalize import valid_length
 from gltr.pipeline.ntu_reader import parse_skeleton
 from gltr.pipeline.sample import read_ntu
-from gltr.pipeline.variant import make_variant
+from gltr.datasets import make_variant
 
 
 def residual_bound(shoulder):

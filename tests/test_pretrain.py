@@ -65,11 +65,11 @@ def test_torchrun_two_cpu_ranks(synth_ntu_prepared, tmp_path):
         assert not set(a) & set(b) and len(a) + len(b) == train_count
     curve = losses(out)
     assert len(curve) == 2 * ranks[0]["batches"]
-    # DDP keeps replicas identical: rank 1 saved its weights too
-    assert (out / "rank1_weights.pt").exists()
-    w0 = torch.load(out / "checkpoints/latest.pt", weights_only=True)["model"]
-    w1 = torch.load(out / "rank1_weights.pt", weights_only=True)
-    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    # every rank ran the same steps and saw the same (rank-averaged) final loss; rank 0 alone wrote the run
+    assert ranks[0]["summary"]["steps"] == ranks[1]["summary"]["steps"] == 2 * ranks[0]["batches"]
+    assert ranks[0]["summary"]["final_loss"] == ranks[1]["summary"]["final_loss"] == curve[-1]
+    meta = json.loads((out / "checkpoints/latest.json").read_text())
+    assert meta["world_size"] == 2 and meta["loader"] == {"epoch": 2, "batch": 0, "workers": 0}
 
 
 def test_a_few_steps_on_real_nwucla_shards(ucla_prepared, tmp_path):

@@ -3,8 +3,9 @@ from collections import Counter
 
 import pytest
 
-from gltr.pipeline.names import BENCHMARKS, label_of, split_of
-from gltr.pipeline.sample_lists import PERCENTS, SEEDS, SEMI, available_names, fields_of, generate, read_list
+from gltr.datasets import DATASETS
+from gltr.pipeline.names import label_of, parse_name, split_of
+from gltr.pipeline.sample_lists import PERCENTS, SEEDS, SEMI, available_names, generate, read_list
 
 
 def test_lists_regenerate_identically(real, tmp_path):
@@ -13,7 +14,7 @@ def test_lists_regenerate_identically(real, tmp_path):
     assert len(index) == 5 * len(PERCENTS) * len(SEEDS)
 
 
-@pytest.mark.parametrize("dataset, benchmark", [(d, b) for d, bs in BENCHMARKS.items() for b in bs])
+@pytest.mark.parametrize("dataset, benchmark", [(d.name, b) for d in DATASETS.values() for b in d.benchmarks])
 def test_lists_are_class_balanced_subsets_of_train(dataset, benchmark):
     index = json.loads((SEMI / "index.json").read_text())
     for percent in PERCENTS:
@@ -21,7 +22,7 @@ def test_lists_are_class_balanced_subsets_of_train(dataset, benchmark):
         for seed in SEEDS:
             names, _ = read_list(dataset, benchmark, percent, seed)
             assert len(names) == len(set(names)) == index[f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt"]["samples"]
-            fields = [fields_of(dataset, n) for n in names]
+            fields = [parse_name(dataset, n) for n in names]
             assert all(split_of(dataset, benchmark, f) == "train" for f in fields)
             per_class = Counter(label_of(dataset, f) for f in fields)
             train = index[f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt"]["train_samples"]
@@ -56,9 +57,9 @@ def test_validation_lists_regenerate_identically_and_hold_out_whole_training_sub
     for dataset, rules in validation_rules().items():
         for benchmark, rule in rules.items():
             held, _ = read_validation(dataset, benchmark)
-            train = [n for n in available_names(dataset, real) if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"]
-            subjects = {fields_of(dataset, n)[rule["field"]] for n in held}
+            train = [n for n in available_names(dataset, real) if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"]
+            subjects = {parse_name(dataset, n)[rule["field"]] for n in held}
             assert subjects == set(rule["held_out"]) and held <= set(train)
             # whole subjects: every training sample of a held-out subject is held out
-            assert held == {n for n in train if fields_of(dataset, n)[rule["field"]] in subjects}
+            assert held == {n for n in train if parse_name(dataset, n)[rule["field"]] in subjects}
             assert 0.1 < len(held) / len(train) < 0.3

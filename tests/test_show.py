@@ -6,13 +6,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gltr.cli.main import app
-from gltr.pipeline.variant import BONES, NTU_JOINTS, UCLA_JOINTS
+from gltr.datasets import DATASETS, NTU_JOINTS, UCLA_JOINTS
 from gltr.show import drawable, read_sample
 
 
 @pytest.mark.parametrize("dataset, names", [("ntu120", NTU_JOINTS), ("nwucla", UCLA_JOINTS)])
 def test_bones_form_one_tree_over_every_joint(dataset, names):
-    bones = BONES[dataset]
+    bones = DATASETS[dataset].bones
     K = len(names)
     assert len(bones) == K - 1 and len(set(map(frozenset, bones))) == K - 1
     assert {j for bone in bones for j in bone} == set(range(K))
@@ -47,7 +47,7 @@ def first_two_person_sample(data) -> str:
 def test_motion_view_puts_the_centre_at_the_origin_and_draws_the_trajectory(synth_ntu_prepared):
     sample = read_sample(synth_ntu_prepared, first_two_person_sample(synth_ntu_prepared))
     points, trajectory, present = drawable(sample, "motion")
-    c = sample["variant"]["centre_joint"]
+    c = sample["variant"].centre_joint
     assert (points[:, :, c] == 0).all()
     assert np.array_equal(trajectory, sample["motion"][:, :, c, :2])
     assert np.array_equal(np.delete(points, c, axis=2), np.delete(sample["motion"][..., :2], c, axis=2))

@@ -23,7 +23,7 @@ def clip_lengths(real: Path) -> dict:
     """Valid lengths of the real NTU files and of the NW-UCLA clips (capped at their T_max)."""
     from gltr.pipeline.sample import read_ntu, read_ucla
     from gltr.pipeline.names import UCLA_ACTIONS, parse_ucla_name
-    from gltr.pipeline.variant import make_variant
+    from gltr.datasets import make_variant
     if not real.is_dir():
         rng = np.random.default_rng(0)
         return {"ntu": rng.integers(40, 160, 21).tolist(), "nwucla": rng.integers(10, 51, 64).tolist()}

@@ -8,6 +8,8 @@
 import json
 import sys
 from enum import Enum
+from dataclasses import replace
+from inspect import signature
 from pathlib import Path
 
 import typer
@@ -17,9 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from gltr.configs import AttentionConfig
+from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
+from gltr.pipeline.prepare import prepare as run_prepare
+from gltr.pipeline.synth import synth_ntu
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
 console = Console(stderr=True, soft_wrap=True)  # one line per problem, never wrapped
 out_console = Console(soft_wrap=True)
@@ -80,9 +84,13 @@ def given(**options) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def default(config, name: str) -> str:
-    """'[default: X]' for a help text, read from the config dataclass that owns the default."""
-    return f"[default: {config.__dataclass_fields__[name].default}]"
+def default(owner, name: str) -> str:
+    """'[default: X]' for a help text, read from the owner of the default: a config dataclass or a function."""
+    if hasattr(owner, "__dataclass_fields__"):
+        value = owner.__dataclass_fields__[name].default
+    else:
+        value = signature(owner).parameters[name].default
+    return f"[default: {value}]"
 
 
 def fail(message: str, code: int = 2):
@@ -96,16 +104,15 @@ def fail(message: str, code: int = 2):
 def prepare(dataset: Dataset,
             raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
             out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
-            workers: int = typer.Option(1, min=1, help="parallel processes"),
+            workers: int = typer.Option(None, min=1, help="parallel processes " + default(run_prepare, "workers")),
             bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
-            rotation: Rotation = typer.Option(Rotation.sequence, help="rotation sign: one per sequence (faithful) or per frame"),
-            shard_size: int = typer.Option(500, min=1, help="samples per WebDataset shard"),
+            rotation: Rotation = typer.Option(None, help="rotation sign: one per sequence (faithful) or per frame "
+                                                       + default(run_prepare, "rotation")),
+            shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
-    from gltr.pipeline.prepare import exit_status, prepare as run_prepare
+    from gltr.pipeline.prepare import exit_status
     out = out or Path("data") / dataset.value
-    if dataset == Dataset.nwucla and bodies is not None:
-        fail("--bodies does not apply to NW-UCLA (one person per clip)")
     columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(dataset.value, total=None)
@@ -116,8 +123,9 @@ def prepare(dataset: Dataset,
         def log(line):
             bar.console.print(f"[yellow]skipped[/yellow] {escape(line)}", highlight=False)
         try:
-            report = run_prepare(dataset.value, raw, out, workers, bodies.value if bodies else None, rotation.value,
-                                 shard_size, overwrite, log=log, progress=progress)
+            report = run_prepare(dataset.value, raw, out, overwrite=overwrite, log=log, progress=progress,
+                                 **given(workers=workers, bodies=bodies and bodies.value, rotation=rotation and rotation.value,
+                                         shard_size=shard_size))
         except (FileExistsError, FileNotFoundError, ValueError) as e:
             fail(str(e))
         except KeyboardInterrupt:
@@ -180,10 +188,10 @@ def inspect(path: Path, as_json: bool = typer.Option(False, "--json", help="prin
 
 @app.command()
 def synth(kind: RawKind, out: Path = typer.Option(...), samples: int = typer.Option(200, min=1),
-          seed: int = typer.Option(0), classes: int = typer.Option(10, min=1, max=120, help="NTU only")):
+          seed: int = typer.Option(0), classes: int = typer.Option(None, min=1, max=120, help="NTU only " + default(synth_ntu, "classes"))):
     """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON formats."""
-    from gltr.pipeline.synth import synth_ntu, synth_nwucla
-    paths = synth_ntu(out, samples, seed, classes) if kind == RawKind.ntu else synth_nwucla(out, samples, seed)
+    from gltr.pipeline.synth import synth_nwucla
+    paths = synth_ntu(out, samples, seed, **given(classes=classes)) if kind == RawKind.ntu else synth_nwucla(out, samples, seed)
     out_console.print(f"wrote {len(paths)} {kind.value} files to {out}")
 
 
@@ -218,36 +226,41 @@ def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(
 @app.command()
 def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
              benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
-             preset: Preset = typer.Option(None, help="model widths and depth [default: nwucla for NW-UCLA, ntu for NTU]"),
+             preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
              intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 [default: 1,5,10]"),
-             epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
-             batch_size: int = typer.Option(128), lr: float = typer.Option(5e-5), weight_decay: float = typer.Option(0.1),
-             lr_decay: float = typer.Option(0.99, help="lr factor per epoch"),
-             precision: Precision = typer.Option(Precision.auto, help="auto: bf16 on GPU, fp32 on CPU"),
-             compile: bool = typer.Option(False, "--compile", help="torch.compile the model"),
-             trajectory_weight_all: bool = typer.Option(False, help="0.05 on every interval's trajectory tokens (not just interval 1)"),
-             augment: bool = typer.Option(True, help="temporal interpolation and shear"),
-             workers: int = typer.Option(2, min=0, help="loader processes per rank"),
-             seed: int = typer.Option(0), save_every: int = typer.Option(10, min=1),
+             epochs: int = typer.Option(None, help="[default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+             batch_size: int = typer.Option(None, help=default(PretrainConfig, "batch_size")),
+             lr: float = typer.Option(None, help=default(PretrainConfig, "lr")),
+             weight_decay: float = typer.Option(None, help=default(PretrainConfig, "weight_decay")),
+             lr_decay: float = typer.Option(None, help="lr factor per epoch " + default(PretrainConfig, "lr_decay")),
+             precision: Precision = typer.Option(None, help="auto: bf16 on GPU, fp32 on CPU " + default(PretrainConfig, "precision")),
+             compile: bool = typer.Option(None, "--compile", help="torch.compile the model"),
+             trajectory_weight_all: bool = typer.Option(None, "--trajectory-weight-all",
+                                                        help="0.05 on every interval's trajectory tokens (not just interval 1)"),
+             augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "
+                                          + default(PretrainConfig, "augment")),
+             workers: int = typer.Option(None, min=0, help="loader processes per rank " + default(PretrainConfig, "workers")),
+             seed: int = typer.Option(None, help=default(PretrainConfig, "seed")),
+             save_every: int = typer.Option(None, min=1, help=default(PretrainConfig, "save_every")),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
-             out: Path = typer.Option(Path("runs/pretrain")), resume: bool = typer.Option(False, "--resume"),
-             overwrite: bool = typer.Option(False, "--overwrite", help="start again in a non-empty --out")):
+             out: Path = typer.Option(None, help=default(PretrainConfig, "out")),
+             resume: bool = typer.Option(None, "--resume"),
+             overwrite: bool = typer.Option(None, "--overwrite", help="start again in a non-empty --out")):
     """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
-    from gltr.train.pretrain import PretrainConfig, train
+    from gltr.train.pretrain import train
     try:
         steps = tuple(int(n) for n in intervals.split(",")) if intervals else None
     except ValueError:
         fail(f"--intervals must be comma-separated integers, not {intervals!r}")
     try:
-        summary = train(PretrainConfig(
-            data=str(data), benchmark=benchmark, out=str(out), preset=preset.value if preset else None,
-            pos_init=pos_init.value if pos_init else None, intervals=steps, epochs=epochs, batch_size=batch_size, lr=lr,
-            weight_decay=weight_decay, lr_decay=lr_decay, precision=precision.value, compile=compile,
-            trajectory_weight_all=trajectory_weight_all, augment=augment, workers=workers, seed=seed,
-            save_every=save_every, max_steps=max_steps, time_budget_s=time_budget_min * 60 if time_budget_min else None,
-            resume=resume, overwrite=overwrite))
+        summary = train(PretrainConfig(data=str(data), benchmark=benchmark, **given(
+            out=out and str(out), preset=preset and preset.value, pos_init=pos_init and pos_init.value, intervals=steps,
+            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
+            precision=precision and precision.value, compile=compile, trajectory_weight_all=trajectory_weight_all,
+            augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
+            time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
     except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as e:
         fail(str(e))
     out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
@@ -268,27 +281,34 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 @app.command()
 def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.pt)"),
            data: Path = typer.Option(...), benchmark: str = typer.Option(...),
-           epochs: int = typer.Option(None, help="[default: 120 NTU, 300 NW-UCLA]"),
-           batch_size: int = typer.Option(1024), lr: float = typer.Option(3e-3), seed: int = typer.Option(0),
-           protocol: str = typer.Option("cached", help="cached (fast) or reference (re-encode every epoch, as the original)"),
-           augment: bool = typer.Option(True, help="reference protocol: interpolation on the training split"),
-           dropout: bool = typer.Option(True, help="reference protocol: dropout left active in the encoder"),
-           standardize: bool = typer.Option(False, "--standardize", help="standardise features with the training split's mean and std"),
-           workers: int = typer.Option(2, min=0), out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
+           epochs: int = typer.Option(None, help="[default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+           batch_size: int = typer.Option(None, help=default(LinearConfig, "batch_size")),
+           lr: float = typer.Option(None, help=default(LinearConfig, "lr")),
+           seed: int = typer.Option(None, help=default(LinearConfig, "seed")),
+           protocol: str = typer.Option(None, help="cached (fast) or reference (re-encode every epoch, as the original) "
+                                        + default(LinearConfig, "protocol")),
+           augment: bool = typer.Option(None, "--augment/--no-augment", help="reference protocol: interpolation on the "
+                                        "training split " + default(LinearConfig, "augment")),
+           dropout: bool = typer.Option(None, "--dropout/--no-dropout", help="reference protocol: dropout left active in "
+                                        "the encoder " + default(LinearConfig, "dropout")),
+           standardize: bool = typer.Option(None, "--standardize", help="standardise features with the training split's mean and std"),
+           workers: int = typer.Option(None, min=0, help=default(LinearConfig, "workers")),
+           out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
            random_init: bool = typer.Option(False, "--random-init", help="probe a randomly initialised encoder"),
            preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
            features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
-           validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
+           validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
-    from gltr.train.evaluate import LinearConfig, linear_eval, random_init_spec
+    from gltr.train.evaluate import linear_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
     try:
-        r = linear_eval(LinearConfig(
-            data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs,
-            batch_size=batch_size, lr=lr, protocol=protocol, augment=augment, dropout=dropout, seed=seed,
-            standardize=standardize, features=features.value, validation=validation,
-            workers=workers, out=str(out) if out else None,
-            random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None))
+        cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, protocol=protocol,
+            augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
+            workers=workers, out=out and str(out)))
+        if random_init:
+            cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
+        r = linear_eval(cfg)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     best = r["best_epoch_on_test_set"]
@@ -299,22 +319,23 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
 
 @app.command()
 def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
-        k: int = typer.Option(20, min=1), workers: int = typer.Option(2, min=0), out: Path = typer.Option(None),
-        random_init: bool = typer.Option(False, "--random-init"), seed: int = typer.Option(0),
+        k: int = typer.Option(None, min=1, help=default(KnnConfig, "k")),
+        workers: int = typer.Option(None, min=0, help=default(KnnConfig, "workers")),
+        out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
+        random_init: bool = typer.Option(False, "--random-init"), seed: int = typer.Option(0, help="with --random-init"),
         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
-        validation: bool = typer.Option(False, "--validation", help="score on the held-out training subjects")):
+        validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
-    from gltr.train.evaluate import KnnConfig, knn_eval, random_init_spec
+    from gltr.train.evaluate import knn_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
     try:
-        r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, checkpoint=str(checkpoint) if checkpoint else None,
-                               k=k, workers=workers, out=str(out) if out else None, features=features.value,
-                               validation=validation,
-                               random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None))
+        r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+            checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
+            random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
-    out_console.print(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={k}): "
+    out_console.print(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): "
                       f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
 
 
@@ -322,22 +343,25 @@ def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), b
 def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
          percent: int = typer.Option(..., help="1, 5 or 10"),
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-         epochs: int = typer.Option(100), batch_size: int = typer.Option(64), lr: float = typer.Option(1e-4),
-         head_lr: float = typer.Option(1e-3), workers: int = typer.Option(0, min=0, help="loader processes (0: in the main process)"),
-         out: Path = typer.Option(None),
+         epochs: int = typer.Option(None, help=default(SemiConfig, "epochs")),
+         batch_size: int = typer.Option(None, help=default(SemiConfig, "batch_size")),
+         lr: float = typer.Option(None, help="encoder lr " + default(SemiConfig, "lr")),
+         head_lr: float = typer.Option(None, help=default(SemiConfig, "head_lr")),
+         workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
+         out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
          random_init: bool = typer.Option(False, "--random-init"),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
     from gltr.train.evaluate import random_init_spec, run_folder
-    from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
+    from gltr.train.semi import semi_eval, summarize_seeds
     eval_target(checkpoint, random_init, out)
     results = []
     try:
         for s in seed:
-            cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s,
-                             checkpoint=str(checkpoint) if checkpoint else None, epochs=epochs, batch_size=batch_size,
-                             lr=lr, head_lr=head_lr, workers=workers, out=str(out) if out else None,
-                             random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None)
+            cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(
+                checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                workers=workers, out=out and str(out),
+                random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
             r = semi_eval(cfg)
             out_console.print(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
                               f"({r['train_samples']} labelled samples)")
@@ -371,16 +395,22 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
 @app.command()
 def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
-             out: Path = typer.Option(Path("runs/evidence")), benchmark: str = typer.Option("view"),
-             semi_seeds: list[int] = typer.Option([0, 1, 2, 3, 4], "--semi-seed", help="repeat; none: --semi-seed -1"),
-             workers: int = typer.Option(1, min=0),
-             semi_runs: bool = typer.Option(True, help="--no-semi-runs: gather the semi-supervised results already done, run none")):
+             out: Path = typer.Option(None, help=default(EvidenceConfig, "out")),
+             benchmark: str = typer.Option(None, help=default(EvidenceConfig, "benchmark")),
+             semi_seeds: list[int] = typer.Option(None, "--semi-seed", help="repeat; none: --semi-seed -1 "
+                                                  + default(EvidenceConfig, "semi_seeds")),
+             workers: int = typer.Option(None, min=0, help=default(EvidenceConfig, "workers")),
+             semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
+                                            help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
     from gltr.evidence import evidence as run_evidence, semi_text
-    seeds = tuple(s for s in semi_seeds if s >= 0)
+    seeds = None if semi_seeds is None else tuple(s for s in semi_seeds if s >= 0)
+    cfg = EvidenceConfig(data=str(data), run=str(run), **given(
+        out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
+        workers=workers, semi_runs=semi_runs))
+    out = Path(cfg.out)
     try:
-        summary = run_evidence(str(data), run, out, benchmark, semi_seeds=seeds, percents=(5, 10) if seeds else (),
-                               workers=workers, semi_runs=semi_runs, log=lambda line: console.print(line, highlight=False, markup=False))
+        summary = run_evidence(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     for split in ("test", "validation"):
@@ -388,9 +418,10 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
             r = summary[split][kind]
             out_console.print(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
                               f"hand-crafted {r['handcrafted']:.1f}")
-    if seeds:
+    if cfg.semi_seeds:
         out_console.print(semi_text(summary))
-    out_console.print(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}")
+    out_console.print(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
+                      f"{out / 'accuracy.png'}")
 
 
 @app.command()
@@ -436,13 +467,18 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: s
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo")), samples: int = typer.Option(240, min=20),
-         classes: int = typer.Option(6, min=2), epochs: int = typer.Option(12, min=1),
-         probe_epochs: int = typer.Option(200, min=1), workers: int = typer.Option(2, min=1)):
+def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
+         samples: int = typer.Option(None, min=20, help=default(DemoConfig, "samples")),
+         classes: int = typer.Option(None, min=2, help=default(DemoConfig, "classes")),
+         epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "epochs")),
+         probe_epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "probe_epochs")),
+         workers: int = typer.Option(None, min=1, help=default(DemoConfig, "workers"))):
     """Synthesise -> prepare -> pretrain tiny() -> linear probe (vs random init and hand-crafted) -> results table."""
     from gltr.demo import demo as run_demo
-    result = run_demo(out, samples, classes, epochs, probe_epochs, workers,
-                      log=lambda line: console.print(line, highlight=False, markup=False))
+    cfg = DemoConfig(**given(out=out and str(out), samples=samples, classes=classes, epochs=epochs,
+                             probe_epochs=probe_epochs, workers=workers))
+    out, classes = Path(cfg.out), cfg.classes
+    result = run_demo(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
     print(result["table"], end="")
     p, r, h = result["pretrained_top1"], result["random_top1"], result["handcrafted_top1"]
     out_console.print(f"pretrained encoder: top-1 {p:.1f}%   random encoder: {r:.1f}%   hand-crafted features: {h:.1f}%   "

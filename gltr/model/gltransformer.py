@@ -16,7 +16,7 @@ Notable features
 Shapes: B batch, T frames, P persons, K joints, N = P*K tokens, D token width, C = N*D.
 """
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
@@ -51,6 +51,29 @@ class GLTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str) -> "GLTConfig":
+        """The config stored in a checkpoint (`source`, named in errors), upgraded: fields renamed since
+        are renamed, fields added since get the value that reproduces the older model (CONFIG_ADDED)."""
+        d = {CONFIG_RENAMED.get(k, k): v for k, v in d.items()}
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"{source}: unknown model config field(s) {', '.join(sorted(unknown))}: "
+                             f"written by a newer gltr?")
+        missing = names - set(d) - set(CONFIG_ADDED)
+        if missing:
+            raise ValueError(f"{source}: the model config lacks {', '.join(sorted(missing))}, and no upgrade "
+                             f"for it is known")
+        d = {**{k: v for k, v in CONFIG_ADDED.items() if k not in d}, **d}
+        return cls(**{**d, "intervals": tuple(d["intervals"])})
+
+
+# Checkpoint upgrades. A renamed field: old name -> new name. An added field: the value that gives
+# the model as it was before the field existed (not the new default).
+CONFIG_RENAMED: dict = {}
+CONFIG_ADDED: dict = {}
 
 
 def ntu() -> GLTConfig:

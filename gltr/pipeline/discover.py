@@ -4,8 +4,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gltr.pipeline.names import (UCLA_ACTIONS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_ntu_name,
-                                 parse_ucla_name)
+from gltr.datasets import dataset_info
+from gltr.pipeline.names import NAME_PATTERNS, UCLA_ACTIONS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_name
 
 
 @dataclass
@@ -59,25 +59,25 @@ def discover(dataset: str, raw: Path) -> Found:
     found = Found()
     if not raw.is_dir():
         raise FileNotFoundError(f"raw folder {raw} does not exist")
-    suffix = ".json" if dataset == "nwucla" else ".skeleton"
+    info = dataset_info(dataset)
+    suffix, ntu = info.raw_suffix, info.family == "ntu"
     missing = missing_list(dataset)
     first_path, task_of = {}, {}
     for path in walk(raw, suffix, found.failed):
         found.files_seen += 1
         rel = str(path.relative_to(raw))
         sample_id = path.name[: -len(suffix)]
-        fields = parse_ucla_name(sample_id) if dataset == "nwucla" else parse_ntu_name(sample_id)
+        fields = parse_name(dataset, sample_id)
         if fields is None:
-            pattern = "aAA_sSS_eEE_vVV.json" if dataset == "nwucla" else "SsssCcccPpppRrrrAaaa.skeleton"
-            found.failed.append({"file": rel, "reason": f"bad file name, expected {pattern}"})
+            found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[info.family]}{suffix}"})
             continue
-        if dataset == "nwucla" and fields["action"] not in UCLA_ACTIONS:
+        if not ntu and fields["action"] not in UCLA_ACTIONS:
             found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})
             continue
-        if dataset != "nwucla" and (problem := ntu_name_problem(dataset, fields)):
+        if ntu and (problem := ntu_name_problem(dataset, fields)):
             found.failed.append({"file": rel, "reason": problem})
             continue
-        if dataset != "nwucla" and not ntu_in_scope(dataset, fields):
+        if ntu and not ntu_in_scope(dataset, fields):
             found.out_of_scope += 1
             continue
         if sample_id in first_path:

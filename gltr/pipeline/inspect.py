@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from gltr.datasets import Variant
+
 
 def summarize(root: Path) -> dict:
     root = Path(root)
@@ -12,7 +14,7 @@ def summarize(root: Path) -> dict:
     manifest = pq.read_table(root / "manifest.parquet").to_pydict()
     labels = np.asarray(manifest["label"], np.int64)
     lengths = np.asarray(manifest["length"], np.int64)
-    t_max = report["variant"]["t_max"]
+    t_max = Variant.from_dict(report["variant"], str(root / "prepare.json")).t_max
     edges = np.linspace(0, t_max, 11).astype(int)
     hist, _ = np.histogram(lengths, bins=edges)
     per_class = {}

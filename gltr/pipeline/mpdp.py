@@ -5,7 +5,7 @@ dataset), and by the trainer on a whole augmented batch on its own device.
 """
 import torch
 
-INTERVALS = (1, 5, 10)
+from gltr.datasets import INTERVALS
 NUM_DIRECTIONS = 27
 NUM_MAGNITUDES = 16
 ABSENT = 15          # magnitude class of every token of an absent second person

@@ -9,6 +9,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from gltr.datasets import DATASETS
+
 MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
 
 NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
@@ -17,8 +19,6 @@ UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})$")
 # NW-UCLA action ids are not contiguous: a01-a06 -> 0-5, a08 -> 6, a09 -> 7, a11 -> 8, a12 -> 9.
 UCLA_ACTIONS = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12]
 
-NUM_CLASSES = {"ntu60": 60, "ntu120": 120, "nwucla": 10}
-BENCHMARKS = {"ntu60": ["xsub", "xview"], "ntu120": ["xsub", "xset"], "nwucla": ["view"]}
 
 
 def parse_ntu_name(name: str) -> dict | None:
@@ -50,6 +50,14 @@ def parse_ucla_name(name: str) -> dict | None:
     return dict(action=action, subject=subject, episode=episode, view=view)
 
 
+NAME_PATTERNS = {"ntu": "SsssCcccPpppRrrrAaaa", "nwucla": "aAA_sSS_eEE_vVV"}
+
+
+def parse_name(dataset: str, name: str) -> dict | None:
+    """The fields of a sample name of `dataset` (None if it is not one)."""
+    return parse_ucla_name(name) if DATASETS[dataset].family == "nwucla" else parse_ntu_name(name)
+
+
 def ntu_in_scope(dataset: str, fields: dict) -> bool:
     """NTU-60 is setups 1-17 with actions 1-60; NTU-120 is everything."""
     if dataset == "ntu60":
@@ -59,7 +67,7 @@ def ntu_in_scope(dataset: str, fields: dict) -> bool:
 
 def label_of(dataset: str, fields: dict) -> int:
     """0-based class label from the name's fields."""
-    if dataset == "nwucla":
+    if DATASETS[dataset].family == "nwucla":
         return UCLA_ACTIONS.index(fields["action"])
     return fields["action"] - 1
 
@@ -77,8 +85,8 @@ def split_of(dataset: str, benchmark: str, fields: dict) -> str:
 
 @cache
 def missing_list(dataset: str) -> frozenset:
-    """The official list of samples with missing skeletons (empty for NW-UCLA)."""
-    if dataset == "nwucla":
+    """The official list of samples with missing skeletons (NTU; empty for NW-UCLA)."""
+    if DATASETS[dataset].family != "ntu":
         return frozenset()
     path = MANIFESTS / f"{dataset}_missing.txt"
     return frozenset(n.strip() for n in path.read_text().splitlines() if NTU_NAME.match(n.strip()))

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 
 import gltr
 from gltr.pipeline.discover import Task, discover
-from gltr.pipeline.names import BENCHMARKS, NUM_CLASSES, split_of
+from gltr.datasets import Variant, make_variant
+from gltr.pipeline.names import split_of
 from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
 from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
-from gltr.pipeline.variant import make_variant
 
 BATCH = 16  # files per worker task
 
@@ -34,7 +34,7 @@ BATCH = 16  # files per worker task
 _variant = None
 
 
-def _init_worker(variant: dict) -> None:
+def _init_worker(variant: Variant) -> None:
     global _variant
     import torch
     torch.set_num_threads(1)
@@ -48,12 +48,12 @@ def _process(task: Task):
     reasons = []
     for path in [task.path, *task.copies]:
         try:
-            if _variant["dataset"] == "nwucla":
+            if _variant.info.family == "nwucla":
                 sample = read_ucla(path, _variant, task.label)
             else:
                 sample = read_ntu(path, _variant)
             meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
-                    "dataset": _variant["dataset"], **task.fields}
+                    "dataset": _variant.dataset, **task.fields}
             return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta)), path, reasons
         except SampleError as e:
             reasons.append(str(e))
@@ -68,7 +68,7 @@ def _process_batch(batch: list) -> list:
     return [_process(t) for t in batch]
 
 
-def run_tasks(tasks: list, variant: dict, workers: int):
+def run_tasks(tasks: list, variant: Variant, workers: int):
     """Yield (task, (Sample, members) | reason) in task order, with at most ~4 batches per worker in flight."""
     batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
     if workers <= 1:
@@ -111,6 +111,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     """
     start = time.perf_counter()
     variant = make_variant(dataset, bodies, rotation)
+    benchmarks, num_classes = variant.info.benchmarks, variant.info.num_classes
     raw, out = Path(raw), Path(out)
     check_output(raw, out, overwrite)
     lock = hold_lock(out)                                   # one prepare per output at a time
@@ -127,10 +128,10 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
 
     store = StoreWriter(tmp / "store.zarr", variant)
     shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size)
-                     for b in BENCHMARKS[dataset] for s in ("train", "test")}
+                     for b in benchmarks for s in ("train", "test")}
     columns = {k: [] for k in ["sample_id", "label", "length", "offset", "raw_bodies", "source", "sha256"]}
     field_names = list(found.tasks[0].fields) if found.tasks else []
-    for k in field_names + [f"split_{b}" for b in BENCHMARKS[dataset]]:
+    for k in field_names + [f"split_{b}" for b in benchmarks]:
         columns[k] = []
     failed = list(found.failed)
     if progress:
@@ -155,7 +156,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
             log(f"{rel}: {reasons[0]}; prepared from its copy {used_rel}")
             rel = used_rel
         offset = store.append(result)
-        for b in BENCHMARKS[dataset]:
+        for b in benchmarks:
             split = split_of(dataset, b, task.fields)
             shard_writers[b, split].write(blob)
             columns[f"split_{b}"].append(split)
@@ -166,8 +167,8 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         for k in field_names:
             columns[k].append(task.fields[k])
 
-    attrs = {"dataset": dataset, "variant": variant, "num_samples": len(columns["sample_id"]),
-             "num_classes": NUM_CLASSES[dataset], "gltr_version": gltr.__version__}
+    attrs = {"dataset": dataset, "variant": variant.to_dict(), "num_samples": len(columns["sample_id"]),
+             "num_classes": num_classes, "gltr_version": gltr.__version__}
     store.close(attrs)
     types = {"label": pa.int16(), "length": pa.int32(), "offset": pa.int64(), "raw_bodies": pa.int16(),
              **{k: pa.int16() for k in field_names}}
@@ -175,15 +176,14 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     pq.write_table(table, tmp / "manifest.parquet")
     splits = {}
     for (b, s), w in shard_writers.items():
-        index = w.close({"dataset": dataset, "benchmark": b, "variant": variant,
-                         "num_classes": NUM_CLASSES[dataset]})
+        index = w.close({"dataset": dataset, "benchmark": b, "variant": variant.to_dict(), "num_classes": num_classes})
         splits.setdefault(b, {})[s] = index["num_samples"]
 
     failed.sort(key=lambda f: f["file"])
     report = {
         "dataset": dataset,
         "raw": str(raw.resolve()),
-        "variant": variant,
+        "variant": variant.to_dict(),
         "versions": versions(),
         "counts": {"files_seen": found.files_seen, "prepared": len(columns["sample_id"]),
                    "frames": store.offsets[-1], "failed": len(failed), "missing_skeleton": len(found.missing),

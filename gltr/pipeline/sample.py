@@ -5,10 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from gltr.datasets import SUBSAMPLE, Variant
 from gltr.pipeline.bodies import select_bodies, trim_leading_empty
-from gltr.pipeline.mpdp import mpdp_labels
 from gltr.pipeline.normalize import subsample, to_motion, valid_length
 from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
 
@@ -28,26 +27,28 @@ class Sample:
     magnitude: np.ndarray    # [L, I, P, K] uint8
 
 
-def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: dict) -> Sample:
+def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: Variant) -> Sample:
     """Selected bodies [T, P, K, 3] -> valid frames, motion and MPDP labels."""
     if np.abs(x).max(initial=0) > np.finfo(np.float32).max:  # e.g. 1e39: finite in float64, inf in float32
         raise SampleError("a coordinate does not fit float32 (|value| > 3.4e38)")
     L = valid_length(x, len(x))
     if L == 0:
         raise SampleError("no valid frames: joint 0 of the first person is zero in every frame")
-    if variant["dataset"] == "nwucla":                 # longer clips: uniformly subsampled to t_max
-        x = subsample(x[:L], variant["t_max"])
+    if variant.long_clips == SUBSAMPLE:                # NW-UCLA: longer clips uniformly subsampled to t_max
+        x = subsample(x[:L], variant.t_max)
         L = len(x)
     else:                                              # NTU: the first t_max frames (all take part in the rotation sign)
-        x, L = x[:variant["t_max"]], min(L, variant["t_max"])
-    left, right = variant["shoulders"]
-    motion = to_motion(x, variant["centre_joint"], left, right, variant["rotation"], variant["t_max"])[:L]
-    direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant["intervals"])
+        x, L = x[:variant.t_max], min(L, variant.t_max)
+    left, right = variant.shoulders
+    motion = to_motion(x, variant.centre_joint, left, right, variant.rotation, variant.t_max)[:L]
+    import torch                                       # imported here: `import gltr.pipeline` stays cheap
+    from gltr.pipeline.mpdp import mpdp_labels
+    direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant.intervals)
     return Sample(sample_id, sha, raw_bodies, np.ascontiguousarray(x[:L], dtype=np.float32), motion,
                   direction.numpy(), magnitude.numpy())
 
 
-def read_ntu(path: Path, variant: dict) -> Sample:
+def read_ntu(path: Path, variant: Variant) -> Sample:
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     try:
@@ -56,11 +57,11 @@ def read_ntu(path: Path, variant: dict) -> Sample:
         raise SampleError(str(e)) from None
     if len(skel.frame) == 0:
         raise SampleError(f"no bodies in any of its {skel.num_frames} frames")
-    x = trim_leading_empty(select_bodies(skel, variant["bodies"]))
+    x = trim_leading_empty(select_bodies(skel, variant.bodies))
     return finish(path.name.split(".")[0], sha, len(np.unique(skel.body_id)), x, variant)
 
 
-def read_ucla(path: Path, variant: dict, expected_label: int) -> Sample:
+def read_ucla(path: Path, variant: Variant, expected_label: int) -> Sample:
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     try:
@@ -69,7 +70,7 @@ def read_ucla(path: Path, variant: dict, expected_label: int) -> Sample:
         raise SampleError(f"not valid JSON: {str(e)[:80]}") from None
     if not isinstance(record, dict) or "skeletons" not in record:
         raise SampleError("no 'skeletons' key in the JSON object")
-    K = variant["joints"]
+    K = variant.joints
     frames = record["skeletons"]
     if not (isinstance(frames, list) and all(isinstance(f, list) and len(f) == K and
                                              all(isinstance(j, list) and len(j) == 3 for j in f) for f in frames)):

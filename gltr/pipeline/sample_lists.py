@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gltr.pipeline.names import BENCHMARKS, MANIFESTS, label_of, ntu_in_scope, parse_ntu_name, parse_ucla_name, split_of
+from gltr.datasets import DATASETS
+from gltr.pipeline.names import MANIFESTS, label_of, ntu_in_scope, parse_name, parse_ntu_name, split_of
 
 PERCENTS = (1, 5, 10)
 SEEDS = (0, 1, 2, 3, 4)
@@ -23,14 +24,10 @@ VALIDATION = MANIFESTS / "validation"
 
 
 def available_names(dataset: str, data: Path) -> list[str]:
-    if dataset == "nwucla":
+    if DATASETS[dataset].family == "nwucla":
         return sorted(p.stem for p in (data / "nw_ucla" / "all_sqe").glob("*.json"))
     names = (data / "ntu_available" / f"{dataset}_available.txt").read_text().split()
     return sorted(n for n in names if ntu_in_scope(dataset, parse_ntu_name(n)))
-
-
-def fields_of(dataset: str, name: str) -> dict:
-    return parse_ucla_name(name) if dataset == "nwucla" else parse_ntu_name(name)
 
 
 def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int) -> list[str]:
@@ -54,11 +51,11 @@ def list_path(dataset: str, benchmark: str, percent: int, seed: int, root: Path 
 def generate(data: Path, root: Path = SEMI) -> dict:
     """Write every list and semi/index.json (sha256 and size of each); return the index."""
     index = {}
-    for dataset, benchmarks in BENCHMARKS.items():
+    for dataset, benchmarks in ((d.name, d.benchmarks) for d in DATASETS.values()):
         names = available_names(dataset, data)
         for benchmark in benchmarks:
-            train = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"]
-            labels = [label_of(dataset, fields_of(dataset, n)) for n in train]
+            train = [n for n in names if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"]
+            labels = [label_of(dataset, parse_name(dataset, n)) for n in train]
             for percent in PERCENTS:
                 for seed in SEEDS:
                     subset = balanced_subset(train, labels, percent, seed)
@@ -85,8 +82,8 @@ def generate_validation(data: Path, root: Path = VALIDATION) -> dict:
     for dataset, benchmarks in validation_rules().items():
         names = available_names(dataset, data)
         for benchmark, rule in benchmarks.items():
-            held = [n for n in names if split_of(dataset, benchmark, fields_of(dataset, n)) == "train"
-                    and fields_of(dataset, n)[rule["field"]] in rule["held_out"]]
+            held = [n for n in names if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"
+                    and parse_name(dataset, n)[rule["field"]] in rule["held_out"]]
             path = root / f"{dataset}_{benchmark}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             text = "\n".join(held) + "\n"

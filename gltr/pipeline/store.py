@@ -59,8 +59,8 @@ class FrameArray:
 class StoreWriter:
     """store.zarr: joints, motion, mpdp_direction, mpdp_magnitude [F, ...] and offsets [N + 1]."""
 
-    def __init__(self, path: Path, variant: dict):
-        P, K, I = variant["persons"], variant["joints"], len(variant["intervals"])
+    def __init__(self, path: Path, variant):
+        P, K, I = variant.persons, variant.joints, len(variant.intervals)
         self.group = zarr.open_group(path, mode="w")
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="zarr-writer")
         point, label = ("person", "joint", "coord"), ("interval", "person", "joint")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from gltr.datasets import Variant
 from gltr.train.augment import interpolate, shear
 
 
@@ -42,6 +43,7 @@ def read_index(data: Path, benchmark: str, split: str) -> dict:
     if index.get("benchmark") != benchmark or index.get("split") != split:
         raise ValueError(f"{path} describes {index.get('benchmark')}/{index.get('split')}, not {benchmark}/{split}")
     index["dir"] = str(path.parent)
+    index["variant"] = Variant.from_dict(index["variant"], str(path))
     return index
 
 
@@ -271,7 +273,7 @@ class ShardLoader:
         self.index = read_index(data, benchmark, split)
         self.cfg, self.rank, self.world = cfg, rank, world
         variant = self.index["variant"]
-        self.t_max, self.centre = variant["t_max"], variant["centre_joint"]
+        self.t_max, self.centre = variant.t_max, variant.centre_joint
         if cfg.subset is None:
             ids = range(self.index["num_samples"])
             self.count = len(ids[rank::world])                       # samples on this rank

@@ -19,21 +19,19 @@ without touching the test split.
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gltr.configs import KnnConfig, LinearConfig, PretrainConfig
 from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
 from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
-
-DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
-
 
 # ----------------------------------------------------------------------------- encoder
 
@@ -48,30 +46,28 @@ def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> 
     {"model_config": ..., "seed": ...} (the baseline every probe is compared with)."""
     if random_init is not None:
         torch.manual_seed(random_init["seed"])
-        model = GLTransformer(GLTConfig(**{**random_init["model_config"],
-                                           "intervals": tuple(random_init["model_config"]["intervals"])}))
+        model = GLTransformer(GLTConfig.from_dict(random_init["model_config"], "--random-init"))
         meta = {"model_config": random_init["model_config"], "variant": random_init.get("variant"),
                 "weights_sha256": random_weights_id(random_init)}
         return model.to(device), meta
     state, meta = checkpoint.load(ckpt, map_location="cpu")
-    cfg = meta["model_config"]
-    model = GLTransformer(GLTConfig(**{**cfg, "intervals": tuple(cfg["intervals"])}))
+    model = GLTransformer(GLTConfig.from_dict(meta["model_config"], str(ckpt)))
     model.load_state_dict(state["model"])
-    return model.to(device), meta
+    return model.to(device), {**meta, "model_config": model.cfg.to_dict()}
 
 
 def random_init_spec(data, benchmark: str, preset: str | None, seed: int) -> dict:
     """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
     this dataset, freshly initialised with `seed`."""
-    from gltr.train.pretrain import PretrainConfig, model_config
+    from gltr.train.pretrain import model_config
     variant = read_index(data, benchmark, "train")["variant"]
     cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset), variant)
-    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant}
+    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant.to_dict()}
 
 
 def check_compatible(meta: dict, index: dict) -> None:
     cfg, v = meta["model_config"], index["variant"]
-    got = (v["persons"], v["joints"], v["centre_joint"], v["t_max"])
+    got = (v.persons, v.joints, v.centre_joint, v.t_max)
     want = (cfg["persons"], cfg["joints"], cfg["centre"], cfg["t_max"])
     if got != want:
         raise ValueError(f"the checkpoint was trained on persons/joints/centre/T_max {want}, "
@@ -174,7 +170,7 @@ def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
     """What every result records about where it came from."""
     return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "checkpoint": cfg.checkpoint,
             "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
-            "dataset_variant": index["variant"], "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
+            "dataset_variant": index["variant"].to_dict(), "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
             "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3)}
 
 
@@ -207,26 +203,6 @@ def classifier_scores(head, features, labels) -> dict:
     return {"top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5)}
 
 
-@dataclass
-class LinearConfig:
-    data: str
-    benchmark: str
-    checkpoint: str | None = None
-    epochs: int | None = None        # default: 120 NTU, 300 NW-UCLA
-    batch_size: int = 1024
-    lr: float = 3e-3
-    protocol: str = "cached"         # or "reference"
-    augment: bool = True             # reference protocol only: interpolation on the training split
-    dropout: bool = True             # reference protocol only: dropout left active in the encoder
-    seed: int = 0
-    workers: int = 2
-    out: str | None = None           # default: the checkpoint's run folder
-    random_init: dict | None = None  # {"model_config", "seed"}: probe a random encoder instead
-    standardize: bool = False        # features standardised with the training split's mean and std
-    features: str = "encoder"        # or "handcrafted" (the baseline; always standardised)
-    validation: bool = False         # score on the held-out training subjects, not the test split
-
-
 def standardized(train: dict, test: dict) -> tuple[dict, dict]:
     """Features scaled by the training split's per-dimension mean and std (a fixed affine map, so
     the probe stays linear; what MAE's BatchNorm-without-affine before the head does)."""
@@ -247,7 +223,7 @@ def linear_eval(cfg: LinearConfig) -> dict:
     torch.manual_seed(cfg.seed)
     index = read_index(cfg.data, cfg.benchmark, "train")
     run = run_folder(cfg)
-    epochs = cfg.epochs or DEFAULT_EPOCHS[index["dataset"]]
+    epochs = cfg.epochs or index["variant"].info.probe_epochs
     if cfg.protocol == "cached":
         train, test, meta, source = probe_features(cfg, index, run, device)
         width = train["features"].shape[1]
@@ -315,19 +291,6 @@ def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int =
         votes.scatter_add_(1, train_y[idx], top)
         scores.append(votes)
     return torch.cat(scores)
-
-
-@dataclass
-class KnnConfig:
-    data: str
-    benchmark: str
-    checkpoint: str | None = None
-    k: int = 20
-    workers: int = 2
-    out: str | None = None
-    random_init: dict | None = None
-    features: str = "encoder"        # or "handcrafted"
-    validation: bool = False
 
 
 def knn_eval(cfg: KnnConfig) -> dict:

@@ -7,59 +7,31 @@
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from gltr.model.gltransformer import PRESETS, GLTransformer, for_dataset
+from gltr.configs import PretrainConfig
+from gltr.datasets import Variant
+from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
 
-DEFAULT_EPOCHS = {"ntu60": 120, "ntu120": 120, "nwucla": 300}
 
-
-@dataclass
-class PretrainConfig:
-    data: str
-    benchmark: str
-    out: str = "runs/pretrain"
-    preset: str | None = None           # default: "nwucla" for NW-UCLA, "ntu" for NTU
-    pos_init: str | None = None         # override the preset's positional-embedding init
-    intervals: tuple | None = None      # MPDP prediction intervals; default: the dataset's (1, 5, 10)
-    epochs: int | None = None           # default: 120 NTU, 300 NW-UCLA
-    batch_size: int = 128
-    lr: float = 5e-5
-    weight_decay: float = 0.1
-    lr_decay: float = 0.99              # lr x 0.99 each epoch
-    precision: str = "auto"             # bf16 on GPU, fp32 on CPU
-    compile: bool = False
-    trajectory_weight_all: bool = False
-    augment: bool = True
-    workers: int = 2
-    seed: int = 0
-    save_every: int = 10                # also keep epoch-NNNN checkpoints every N epochs
-    latest_every: int = 1               # write latest.pt every N epochs (and at the end or an early stop)
-    max_steps: int | None = None        # stop (and checkpoint) after this many steps in all
-    time_budget_s: float | None = None  # stop (and checkpoint) after this much wall time
-    resume: bool = False
-    overwrite: bool = False             # start again in a non-empty --out (its run files are replaced)
-    log_every: int = 10
-
-
-def model_config(cfg: PretrainConfig, variant: dict):
+def model_config(cfg: PretrainConfig, variant: Variant):
     """The preset's widths with the prepared dataset's persons, joints, centre joint, T_max, intervals."""
-    preset = cfg.preset or ("nwucla" if variant["dataset"] == "nwucla" else "ntu")
-    intervals = tuple(cfg.intervals or variant["intervals"])
-    if not intervals or any(not 1 <= n < variant["t_max"] for n in intervals) or len(set(intervals)) != len(intervals):
-        raise ValueError(f"intervals must be distinct frame steps between 1 and {variant['t_max'] - 1}, not {intervals}")
-    mcfg = for_dataset(PRESETS[preset](), variant["persons"], variant["joints"], variant["centre_joint"],
-                       variant["t_max"], intervals=intervals)
+    preset = cfg.preset or variant.info.pretrain_preset
+    intervals = tuple(cfg.intervals or variant.intervals)
+    if not intervals or any(not 1 <= n < variant.t_max for n in intervals) or len(set(intervals)) != len(intervals):
+        raise ValueError(f"intervals must be distinct frame steps between 1 and {variant.t_max - 1}, not {intervals}")
+    mcfg = for_dataset(PRESETS[preset](), variant.persons, variant.joints, variant.centre_joint, variant.t_max,
+                       intervals=intervals)
     return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
 
 
@@ -87,15 +59,102 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = Tr
                 path.unlink()
 
 
-def train(cfg: PretrainConfig, on_finish=None) -> dict:
-    """Pretrain; `on_finish(model)` (optional) sees this rank's model before the process group closes."""
+class RunLog:
+    """Rank 0's record of a run: metrics.jsonl, TensorBoard and the progress bar. `record` runs on every
+    rank (it averages the loss over ranks), only rank 0 writes."""
+
+    def __init__(self, out: Path, main: bool, total_steps: int, step: int, epoch: int, earlier_s: float):
+        self.main, self.earlier_s, self.started = main, earlier_s, time.perf_counter()
+        self.progress = Progress(TextColumn("pretrain e{task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.1f} samples/s"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), disable=not main)
+        self.bar = self.progress.add_task("", total=total_steps, completed=step, epoch=epoch, loss=float("nan"), rate=0.0)
+        self.last_loss = float("nan")
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(out / "tb")
+            self.metrics = open(out / "metrics.jsonl", "a")
+
+    def elapsed(self) -> float:
+        """Training seconds of this run, the sessions before a resume included."""
+        return self.earlier_s + time.perf_counter() - self.started
+
+    def record(self, step: int, epoch: int, batch: int, loss, terms, intervals: tuple, lr: float, rate: float, device):
+        self.last_loss, *means = all_mean([loss.item(), *terms.flatten().tolist()], device)
+        if self.main:
+            record = {"step": step, "epoch": epoch, "batch": batch, "loss": self.last_loss,
+                      "loss_terms": {f"interval{n}": {"direction": means[2 * i], "magnitude": means[2 * i + 1]}
+                                     for i, n in enumerate(intervals)},
+                      "lr": lr, "samples_per_s": rate, "elapsed_s": self.elapsed()}
+            self.metrics.write(json.dumps(record) + "\n")
+            self.metrics.flush()
+            self.tb.add_scalar("pretrain/loss", self.last_loss, step)
+            self.tb.add_scalar("pretrain/samples_per_s", rate, step)
+            self.tb.add_scalar("pretrain/lr", lr, step)
+            for name, heads in record["loss_terms"].items():
+                for head, value in heads.items():
+                    self.tb.add_scalar(f"pretrain/loss_{name}_{head}", value, step)
+        self.progress.update(self.bar, loss=self.last_loss, rate=rate)
+
+    def advance(self, epoch: int) -> None:
+        self.progress.update(self.bar, advance=1, epoch=epoch)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+        if self.main:
+            self.metrics.close()
+            self.tb.close()
+
+
+def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, skip: int, step: int, cfg: PretrainConfig,
+                    intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
+                    should_stop) -> tuple[int, int, bool]:
+    """One epoch from batch `skip`: forward, loss, step, log; stop early when `should_stop(step)`.
+    Returns (steps so far, batches of this epoch done, stopped early)."""
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr * cfg.lr_decay ** epoch
+    batch_index, stop, window_samples, window_start = skip, False, 0, time.perf_counter()
+    for batch in loader.epoch(epoch, skip):
+        motion = batch["motion"].to(device, non_blocking=True)               # [B, T, P, K, 3]
+        mask = batch["mask"].to(device, non_blocking=True)                   # [B, T]
+        with torch.no_grad():
+            direction, magnitude = mpdp_labels(motion, intervals)            # [B, T, I, P, K] each
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            direction_logits, magnitude_logits = forward(motion, mask)
+        loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
+                                mask, trajectory_tokens, cfg.trajectory_weight_all)
+        if not torch.isfinite(loss):                                         # stop before anything is saved
+            raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: training "
+                                     f"stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the last good one")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step, batch_index = step + 1, batch_index + 1
+        window_samples += len(motion) * loader.world
+        stop = should_stop(step)
+        if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
+            log.record(step, epoch, batch_index, loss, terms, intervals, optimizer.param_groups[0]["lr"],
+                       window_samples / (time.perf_counter() - window_start), device)
+            window_samples, window_start = 0, time.perf_counter()
+        log.advance(epoch)
+        if stop:
+            break
+    return step, batch_index, stop
+
+
+def train(cfg: PretrainConfig) -> dict:
     # ------------------------------------------------------------------ setup
     rank, world, device = init_distributed()
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
-    epochs = cfg.epochs or DEFAULT_EPOCHS[variant["dataset"]]
+    epochs = cfg.epochs or variant.info.pretrain_epochs
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
@@ -109,7 +168,7 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
-        if meta["model_config"] != json.loads(json.dumps(mcfg.to_dict())):
+        if GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")) != mcfg:
             raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
             raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
@@ -125,79 +184,32 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     forward = torch.compile(net) if cfg.compile else net
     main = rank == 0
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        from torch.utils.tensorboard import SummaryWriter
-        tb = SummaryWriter(out / "tb")
-        metrics = open(out / "metrics.jsonl", "a")
-    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant["dataset"],
-                 "benchmark": cfg.benchmark, "variant": variant, "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
-                 "git_commit": checkpoint.git_commit(), "world_size": world, "precision": precision}
+    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
+                 "benchmark": cfg.benchmark, "variant": variant.to_dict(),
+                 "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data), "git_commit": checkpoint.git_commit(),
+                 "world_size": world, "precision": precision}
+    log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
 
     def save(name: str, epoch: int, batch: int) -> None:
         if main:
             checkpoint.save(ckpt_dir, name, model, optimizer, {**base_meta, "epoch": epoch, "step": step,
-                                                              "train_s": earlier_s + time.perf_counter() - started,
+                                                              "train_s": log.elapsed(),
                                                               "loader": {"epoch": epoch, "batch": batch,
                                                                          "workers": cfg.workers}})
 
-    # ------------------------------------------------------------------ training loop
+    def should_stop(step: int) -> bool:                      # every rank stops at the same step
+        out_of_time = bool(cfg.time_budget_s) and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
+        return bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
+
+    # ------------------------------------------------------------------ training loop: epoch, then checkpoints
     model.train()
-    started, last_loss, stop = time.perf_counter(), float("nan"), False
-    total_steps = epochs * len(loader)
-    progress = Progress(TextColumn("pretrain e{task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.1f} samples/s"),
-                        TimeRemainingColumn(), console=Console(stderr=True), disable=not main)
-    with progress:
-        bar = progress.add_task("", total=total_steps, completed=step, epoch=start_epoch, loss=float("nan"), rate=0.0)
+    stopped = False
+    with log:
         for epoch in range(start_epoch, epochs):
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * cfg.lr_decay ** epoch
-            batch_index, window_samples, window_start = skip, 0, time.perf_counter()
-            for batch in loader.epoch(epoch, skip):
-                motion = batch["motion"].to(device, non_blocking=True)           # [B, T, P, K, 3]
-                mask = batch["mask"].to(device, non_blocking=True)               # [B, T]
-                with torch.no_grad():
-                    direction, magnitude = mpdp_labels(motion, mcfg.intervals)   # [B, T, I, P, K] each
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                    direction_logits, magnitude_logits = forward(motion, mask)
-                loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
-                                 mask, trajectory_tokens, cfg.trajectory_weight_all)
-                if not torch.isfinite(loss):                                     # stop before anything is saved
-                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: "
-                                             f"training stopped; the last checkpoint in {ckpt_dir} is the last good one")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step, batch_index = step + 1, batch_index + 1
-                window_samples += len(motion) * world
-                out_of_time = bool(cfg.time_budget_s) and any_rank(time.perf_counter() - started > cfg.time_budget_s, device)
-                stop = bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
-                if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
-                    last_loss, *term_means = all_mean([loss.item(), *terms.flatten().tolist()], device)
-                    rate = window_samples / (time.perf_counter() - window_start)
-                    if main:
-                        record = {"step": step, "epoch": epoch, "batch": batch_index, "loss": last_loss,
-                                  "loss_terms": {f"interval{n}": {"direction": term_means[2 * i],
-                                                                  "magnitude": term_means[2 * i + 1]}
-                                                 for i, n in enumerate(mcfg.intervals)},
-                                  "lr": optimizer.param_groups[0]["lr"], "samples_per_s": rate,
-                                  "elapsed_s": earlier_s + time.perf_counter() - started}
-                        metrics.write(json.dumps(record) + "\n")
-                        metrics.flush()
-                        tb.add_scalar("pretrain/loss", last_loss, step)
-                        tb.add_scalar("pretrain/samples_per_s", rate, step)
-                        tb.add_scalar("pretrain/lr", record["lr"], step)
-                        for name, heads in record["loss_terms"].items():
-                            for head, value in heads.items():
-                                tb.add_scalar(f"pretrain/loss_{name}_{head}", value, step)
-                    window_samples, window_start = 0, time.perf_counter()
-                    progress.update(bar, loss=last_loss, rate=rate)
-                progress.update(bar, advance=1, epoch=epoch)
-                if stop:
-                    break
-            if stop:
-                save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
+            step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, skip, step, cfg, mcfg.intervals,
+                                                   trajectory_tokens, device, precision, log, should_stop)
+            if stopped:
+                save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
                 break
             skip = 0
             if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs:
@@ -205,14 +217,10 @@ def train(cfg: PretrainConfig, on_finish=None) -> dict:
             if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
                 save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
 
-    summary = {"steps": step, "final_loss": last_loss, "wall_s": earlier_s + time.perf_counter() - started,
+    summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
-               "stopped_early": stop}
+               "stopped_early": stopped}
     if main:
-        metrics.close()
-        tb.close()
         (out / "pretrain.json").write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
-    if on_finish:
-        on_finish(model)
     finish_distributed()
     return summary

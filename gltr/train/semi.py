@@ -8,35 +8,19 @@ decay 0.01), batch 64, 100 epochs, dropout as in pretraining; the final epoch's 
 the full test split is the result.
 """
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gltr.configs import SemiConfig
 from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_list
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
 from gltr.train.evaluate import check_compatible, load_encoder, provenance, run_folder, topk, write_result
-
-
-@dataclass
-class SemiConfig:
-    data: str
-    benchmark: str
-    percent: int
-    seed: int = 0
-    checkpoint: str | None = None
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-4
-    head_lr: float = 1e-3
-    weight_decay: float = 0.01
-    workers: int = 0                 # a few hundred clips: worker processes would only fight the model for the cores
-    out: str | None = None
-    random_init: dict | None = None
 
 
 def semi_eval(cfg: SemiConfig) -> dict:
