@@ -66,6 +66,9 @@ DATASETS = {
 }
 INTERVALS = (1, 5, 10)          # MPDP prediction intervals (frames)
 
+# The shard schema: the members of one sample in a WebDataset shard, shared by writer and reader.
+MOTION, MPDP, LABEL, META = "motion.npy", "mpdp.npy", "cls", "json"
+
 
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:

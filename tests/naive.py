@@ -4,27 +4,7 @@ import math
 
 import numpy as np
 
-
-def read_records(path):
-    """Official-reader style: every field of every joint into a record."""
-    lines = open(path).read().splitlines()
-    frames, i = [], 1
-    for _ in range(int(lines[0])):
-        bodies = []
-        nb = int(lines[i]); i += 1
-        for _ in range(nb):
-            info = lines[i].split(); i += 1
-            nj = int(lines[i]); i += 1
-            joints = []
-            for _ in range(nj):
-                v = lines[i].split(); i += 1
-                joints.append({"x": float(v[0]), "y": float(v[1]), "z": float(v[2]), "depthX": float(v[3]),
-                               "depthY": float(v[4]), "colorX": float(v[5]), "colorY": float(v[6]),
-                               "orientationW": float(v[7]), "orientationX": float(v[8]),
-                               "orientationY": float(v[9]), "orientationZ": float(v[10]), "trackingState": int(v[11])})
-            bodies.append({"bodyID": info[0], "joints": joints})
-        frames.append(bodies)
-    return frames
+from gltr.bench.official_style import read_records  # noqa: F401  (the one official-style reader)
 
 
 def select(frames, rule, t_max=300):

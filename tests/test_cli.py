@@ -1,23 +1,25 @@
 import json
-import shutil
 import subprocess
 import sys
 
 GLTR = [sys.executable, "-m", "gltr.cli.main"]
 
 
-def test_model_command_prints_the_counts():
-    result = subprocess.run(GLTR + ["model", "--preset", "ntu", "--json"], capture_output=True, text=True)
+def test_model_command_reports_the_preset_it_was_asked_for():
+    from gltr.model.gltransformer import count_parameters, forward_gflops, small
+    result = subprocess.run(GLTR + ["model", "--preset", "small", "--frames", "40", "--json"], capture_output=True, text=True)
     info = json.loads(result.stdout)
-    assert info["encoder"] == 198_883_200 and info["heads"] == 15_486_450
-    assert 120 < info["forward_gflops_per_sequence"] < 126
+    assert {k: info[k] for k in ("encoder", "heads", "total")} == count_parameters(small())
+    assert info["forward_gflops_per_sequence"] == round(forward_gflops(small(), 40), 3) and info["frames"] == 40
+    assert info["config"] == small().to_dict() | {"intervals": [1, 5, 10]}
+    result = subprocess.run(GLTR + ["model", "--preset", "small", "--frames", "51"], capture_output=True, text=True)
+    assert result.returncode == 2 and "exceeds the preset's T_max 50" in result.stderr
 
 
-def test_prepare_options_are_recorded_in_the_variant(real, tmp_path):
+def test_prepare_options_are_recorded_in_the_variant(tmp_path):
+    from gltr.pipeline.synth import synth_ntu
     raw = tmp_path / "raw"
-    raw.mkdir()
-    for name in ("S001C001P006R002A050", "S001C003P002R002A001", "S001C002P004R002A052"):
-        shutil.copy(real / f"ntu_skeleton_hard/{name}.skeleton", raw)
+    synth_ntu(raw, 3, seed=0)
     out = tmp_path / "out"
     result = subprocess.run(GLTR + ["prepare", "ntu120", "--raw", str(raw), "--out", str(out), "--bodies", "denoise",
                                     "--rotation", "per-frame"], capture_output=True, text=True)

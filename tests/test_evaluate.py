@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
     assert r["top1"] == r["history"][-1]["top1"] and r["top5"] == r["history"][-1]["top5"]
     assert r["best_epoch_on_test_set"]["top1"] == max(h["top1"] for h in r["history"])
     assert r["protocol"] == "cached" and r["dataset_variant"]["bodies"] == "energy" and r["epochs"] == 3
-    assert r["git_commit"] and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", r["git_commit"]) and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
     assert 0 <= r["top1"] <= r["top5"] <= 100
     prepare_report = json.loads((synth_ntu_prepared / "prepare.json").read_text())
     assert r["dataset_manifest_sha256"] == prepare_report["files"]["manifest.parquet"]

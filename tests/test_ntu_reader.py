@@ -49,8 +49,14 @@ def test_scientific_notation_is_read(real):
     assert np.isfinite(skel.joints).all() and len(np.unique(skel.body_id)) == 3
 
 
-def good_file(real) -> bytes:
-    return (real / "ntu_skeleton/S001C001P001R001A002.skeleton").read_bytes().replace(b"\r\n", b"\n")
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> bytes:
+    """A well-formed NTU file in the genuine format (`gltr synth`): the malformed cases damage it."""
+    from gltr.pipeline.synth import synth_ntu
+    path, = synth_ntu(tmp_path_factory.mktemp("synth"), 1, seed=0)
+    data = path.read_bytes()
+    assert parse_skeleton(data).num_frames > 10
+    return data
 
 
 def with_line(data: bytes, line_no: int, text: bytes) -> bytes:
@@ -69,9 +75,9 @@ def with_line(data: bytes, line_no: int, text: bytes) -> bytes:
     (lambda d: b"hello\n", "line 1: expected frame count"),
     (lambda d: d + b"1\n2\n", "unexpected lines"),
 ])
-def test_malformed_files_raise_one_clear_error(real, make, message):
+def test_malformed_files_raise_one_clear_error(good, make, message):
     with pytest.raises(SkeletonError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        parse_skeleton(make(good_file(real)))
+        parse_skeleton(make(good))
 
 
 def test_the_real_corrupted_variant_names_its_line(real):
@@ -80,9 +86,8 @@ def test_the_real_corrupted_variant_names_its_line(real):
         parse_skeleton(path.read_bytes())
 
 
-def test_shifted_columns_are_caught_even_when_the_total_is_right(real):
-    d = good_file(real)
-    d = with_line(d, 6, b"0.1 0.2 0.3 1 2 3 4 0 0 0 0 2 0.5")   # 13 fields
+def test_shifted_columns_are_caught_even_when_the_total_is_right(good):
+    d = with_line(good, 6, b"0.1 0.2 0.3 1 2 3 4 0 0 0 0 2 0.5")   # 13 fields
     d = with_line(d, 8, b"0.1 0.2 0.3 1 2 3 4 0 0 0 2")         # 11 fields
     with pytest.raises(SkeletonError, match="line 6: 13 fields"):
         parse_skeleton(d)

@@ -94,9 +94,14 @@ def test_synthetic_ntu_prepares_whole(synth_ntu_prepared):
     assert max(manifest["raw_bodies"]) >= 2
 
 
-def test_resume_after_kill_gives_identical_output(real, ucla_prepared, tmp_path):
+def test_resume_after_kill_gives_identical_output(tmp_path):
+    from gltr.pipeline.synth import synth_nwucla
+    raw = tmp_path / "raw"
+    synth_nwucla(raw, 600, seed=0)
+    reference = tmp_path / "reference"
+    prepare("nwucla", raw, reference, workers=1, log=lambda line: None)
     out = tmp_path / "nwucla"
-    proc = subprocess.Popen(GLTR + ["prepare", "nwucla", "--raw", str(real / "nw_ucla"), "--out", str(out)],
+    proc = subprocess.Popen(GLTR + ["prepare", "nwucla", "--raw", str(raw), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = tmp_path / "nwucla.partial" / "shards" / "view" / "train-000000.tar"
     deadline = time.time() + 60
@@ -105,28 +110,36 @@ def test_resume_after_kill_gives_identical_output(real, ucla_prepared, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert partial.parent.exists() and not out.exists()       # a partial output never looks complete
-    result = subprocess.run(GLTR + ["prepare", "nwucla", "--raw", str(real / "nw_ucla"), "--out", str(out),
+    result = subprocess.run(GLTR + ["prepare", "nwucla", "--raw", str(raw), "--out", str(out),
                                     "--workers", "2"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "nwucla.partial").exists()
-    assert tree_hashes(out) == tree_hashes(ucla_prepared)
-    assert report_without_run(out)["files"] == report_without_run(ucla_prepared)["files"]
+    assert tree_hashes(out) == tree_hashes(reference)
+    assert report_without_run(out)["files"] == report_without_run(reference)["files"]
 
 
-def bad_raw_folder(real, root: Path) -> dict:
-    """Good real files plus one file per kind of damage; returns {file: expected reason}."""
-    good = (real / "ntu_skeleton/S001C001P001R001A002.skeleton").read_bytes().replace(b"\r\n", b"\n")
+def synth_files(root: Path, names: list) -> list[bytes]:
+    """Well-formed NTU files (`gltr synth`) under the given names in `root`; returns their bytes."""
+    from gltr.pipeline.synth import synth_ntu
+    made = synth_ntu(root / ".synth", len(names), seed=1, classes=1)
+    data = [p.read_bytes() for p in made]
+    shutil.rmtree(root / ".synth")
+    root.mkdir(parents=True, exist_ok=True)
+    for name, d in zip(names, data):
+        (root / f"{name}.skeleton").write_bytes(d)
+    return data
+
+
+def bad_raw_folder(root: Path) -> dict:
+    """Good files plus one file per kind of damage (all built with `gltr synth`); returns {file: expected reason}."""
+    good = synth_files(root / "a", ["S001C001P001R001A001", "S001C001P001R001A050", "S017C003P020R002A054",
+                                    "S001C003P002R002A001", "S001C002P006R001A008"])[0]   # the last: on the missing list
     lines = good.split(b"\n")
-    (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
-    for name in ("S001C001P001R001A001", "S001C001P001R001A050", "S017C003P020R002A054"):
-        shutil.copy(real / f"ntu_skeleton/{name}.skeleton", root / "a")
-    shutil.copy(real / "ntu_skeleton/S001C001P001R001A001.skeleton", root / "b")                # duplicate
-    shutil.copy(real / "ntu_skeleton_hard/S001C002P006R001A008.skeleton", root / "a")           # missing list
-    shutil.copy(real / "ntu_skeleton_hard/S001C003P002R002A001.skeleton", root / "a")           # noise bodies: ok
-    shutil.copy(next((real / "ntu_skeleton_variants").iterdir()), root / "b/S001C001P001R001A012.skeleton")
+    shutil.copy(root / "a/S001C001P001R001A001.skeleton", root / "b")                          # duplicate
+    (root / "b/S001C001P001R001A012.skeleton").write_bytes(b"\n".join(lines[:5] + [lines[5] + b" 7"] + lines[6:]))
     damaged = {
-        "S001C001P001R001A013": good[: len(good) // 3],
+        "S001C001P001R001A013": b"\n".join(lines[:10]) + b"\n",                   # ends mid-frame
         "S001C001P001R001A014": b"",
         "S001C001P001R001A015": b"\n".join(lines[:3] + [b"24"] + lines[4:]),
         "S001C001P001R001A016": b"\n".join(lines[:7] + [b"0.1 0.2 zz 1 2 3 4 0 0 0 0 2"] + lines[8:]),
@@ -147,8 +160,8 @@ def bad_raw_folder(real, root: Path) -> dict:
     }
 
 
-def test_bad_inputs_are_reported_skipped_and_fail_the_exit_status(real, tmp_path):
-    expected = bad_raw_folder(real, tmp_path / "raw")
+def test_bad_inputs_are_reported_skipped_and_fail_the_exit_status(tmp_path):
+    expected = bad_raw_folder(tmp_path / "raw")
     out = tmp_path / "out"
     result = subprocess.run(GLTR + ["prepare", "ntu60", "--raw", str(tmp_path / "raw"), "--out", str(out)],
                             capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
@@ -169,11 +182,9 @@ def test_bad_inputs_are_reported_skipped_and_fail_the_exit_status(real, tmp_path
     assert verify(out) == []
 
 
-def test_only_missing_list_skips_keep_exit_status_zero(real, tmp_path):
+def test_only_missing_list_skips_keep_exit_status_zero(tmp_path):
     raw = tmp_path / "raw"
-    raw.mkdir()
-    shutil.copy(real / "ntu_skeleton/S001C001P001R001A001.skeleton", raw)
-    shutil.copy(real / "ntu_skeleton_hard/S001C002P005R002A008.skeleton", raw)
+    synth_files(raw, ["S001C001P001R001A001", "S001C002P005R002A008"])     # the second is on the missing list
     result = subprocess.run(GLTR + ["prepare", "ntu120", "--raw", str(raw), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gltr.bench.official_style import read_xyz
+
 RSS_PROBE = r"""
 import json, resource, sys, time
 from gltr.pipeline.prepare import prepare
@@ -24,31 +26,6 @@ child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "prepared": report["counts"]["prepared"],
                   "peak_rss_mb": max(self_rss, child_rss) / 1024, "main_rss_mb": self_rss / 1024}))
 """
-
-
-def official_style_read(path: Path) -> np.ndarray:
-    """How the official NTU readers work: every field of every joint into a record, then x, y, z stacked."""
-    with open(path) as f:
-        num_frames = int(f.readline())
-        frames = []
-        for _ in range(num_frames):
-            bodies = []
-            for _ in range(int(f.readline())):
-                keys = ["bodyID", "clipedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
-                        "handRightState", "isResticted", "leanX", "leanY", "trackingState"]
-                body = dict(zip(keys, f.readline().split()))
-                joints = []
-                for _ in range(int(f.readline())):
-                    v = f.readline().split()
-                    joints.append({"x": float(v[0]), "y": float(v[1]), "z": float(v[2]), "depthX": float(v[3]),
-                                   "depthY": float(v[4]), "colorX": float(v[5]), "colorY": float(v[6]),
-                                   "orientationW": float(v[7]), "orientationX": float(v[8]),
-                                   "orientationY": float(v[9]), "orientationZ": float(v[10]),
-                                   "trackingState": int(v[11])})
-                body["jointInfo"] = joints
-                bodies.append(body)
-            frames.append(bodies)
-    return np.array([[[j["x"], j["y"], j["z"]] for j in b["jointInfo"]] for bodies in frames for b in bodies])
 
 
 def make_raw(folder: Path, copies: int, real: Path) -> list[Path]:
@@ -83,7 +60,7 @@ def run(out: Path, real: Path) -> dict:
     for _ in range(2):
         start, cpu = time.perf_counter(), time.process_time()
         for p in files:
-            official_style_read(p)
+            read_xyz(p)
         baseline_s = min(baseline_s, time.perf_counter() - start)
         baseline_cpu = min(baseline_cpu, time.process_time() - cpu)
 

@@ -107,17 +107,46 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
             log=print, progress=None) -> dict:
     """Prepare `dataset` from the raw files under `raw` into `out`; return the report (prepare.json).
 
-    `log(line)` gets one line per failed file; `progress(advance, total)` is called per file.
+    discover -> parse in workers and write (store, manifest, shards) under <out>.partial -> finish
+    (prepare.json, then one rename). `log(line)` gets one line per failed file; `progress(advance,
+    total)` is called per file.
     """
     start = time.perf_counter()
     variant = make_variant(dataset, bodies, rotation)
-    benchmarks, num_classes = variant.info.benchmarks, variant.info.num_classes
     raw, out = Path(raw), Path(out)
     check_output(raw, out, overwrite)
     lock = hold_lock(out)                                   # one prepare per output at a time
     found = discover(dataset, raw)
     for f in found.failed:
         log(f"{f['file']}: {f['reason']}")
+    tmp = start_partial(out)
+    written = write(found, variant, raw, tmp, workers, shard_size, log, progress)
+    files = output_hashes(tmp, written["shard_writers"])
+    seconds = time.perf_counter() - start
+    report = {
+        "dataset": dataset,
+        "raw": str(raw.resolve()),
+        "variant": variant.to_dict(),
+        "versions": versions(),
+        "counts": {"files_seen": found.files_seen, "prepared": written["prepared"], "frames": written["frames"],
+                   "failed": len(written["failed"]), "missing_skeleton": len(found.missing),
+                   "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope},
+        "splits": written["splits"],
+        "failed": written["failed"],
+        "missing_skeleton": found.missing,
+        "duplicates": found.duplicates,
+        "files": files,
+        # "run" is the only part that differs between identical runs (times, worker count).
+        "run": {"workers": workers, "seconds": round(seconds, 3),
+                "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None},
+    }
+    finish(tmp, out, report)
+    lock.close()
+    return report
+
+
+def start_partial(out: Path) -> Path:
+    """A fresh <out>.partial, marked as ours; one left by an interrupted run (ours) is removed first."""
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         if not ((tmp / PARTIAL_MARK).exists() or (tmp / "prepare.json").exists()):
@@ -125,10 +154,14 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         shutil.rmtree(tmp)          # left by an interrupted run: redo from scratch
     tmp.mkdir(parents=True)
     (tmp / PARTIAL_MARK).write_text("an unfinished gltr prepare; removed by the next run\n")
+    return tmp
 
+
+def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_size: int, log, progress) -> dict:
+    """Parse every task in workers and write store.zarr, manifest.parquet and the shards under `tmp`."""
+    benchmarks, num_classes, dataset = variant.info.benchmarks, variant.info.num_classes, variant.dataset
     store = StoreWriter(tmp / "store.zarr", variant)
-    shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size)
-                     for b in benchmarks for s in ("train", "test")}
+    shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size) for b in benchmarks for s in ("train", "test")}
     columns = {k: [] for k in ["sample_id", "label", "length", "offset", "raw_bodies", "source", "sha256"]}
     field_names = list(found.tasks[0].fields) if found.tasks else []
     for k in field_names + [f"split_{b}" for b in benchmarks]:
@@ -167,9 +200,8 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         for k in field_names:
             columns[k].append(task.fields[k])
 
-    attrs = {"dataset": dataset, "variant": variant.to_dict(), "num_samples": len(columns["sample_id"]),
-             "num_classes": num_classes, "gltr_version": gltr.__version__}
-    store.close(attrs)
+    store.close({"dataset": dataset, "variant": variant.to_dict(), "num_samples": len(columns["sample_id"]),
+                 "num_classes": num_classes, "gltr_version": gltr.__version__})
     types = {"label": pa.int16(), "length": pa.int32(), "offset": pa.int64(), "raw_bodies": pa.int16(),
              **{k: pa.int16() for k in field_names}}
     table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
@@ -178,38 +210,22 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     for (b, s), w in shard_writers.items():
         index = w.close({"dataset": dataset, "benchmark": b, "variant": variant.to_dict(), "num_classes": num_classes})
         splits.setdefault(b, {})[s] = index["num_samples"]
+    return {"prepared": len(columns["sample_id"]), "frames": store.offsets[-1], "splits": splits,
+            "failed": sorted(failed, key=lambda f: f["file"]), "shard_writers": list(shard_writers.values())}
 
-    failed.sort(key=lambda f: f["file"])
-    report = {
-        "dataset": dataset,
-        "raw": str(raw.resolve()),
-        "variant": variant.to_dict(),
-        "versions": versions(),
-        "counts": {"files_seen": found.files_seen, "prepared": len(columns["sample_id"]),
-                   "frames": store.offsets[-1], "failed": len(failed), "missing_skeleton": len(found.missing),
-                   "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope},
-        "splits": splits,
-        "failed": failed,
-        "missing_skeleton": found.missing,
-        "duplicates": found.duplicates,
-        "files": output_hashes(tmp, shard_writers.values()),
-    }
-    seconds = time.perf_counter() - start
-    # "run" is the only part that differs between identical runs (times, worker count).
-    report["run"] = {"workers": workers, "seconds": round(seconds, 3),
-                     "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None}
+
+def finish(tmp: Path, out: Path, report: dict) -> None:
+    """prepare.json, then the complete output replaces <out> by renaming: the old output goes aside,
+    the new one in, then the old one is removed."""
     (tmp / "prepare.json").write_text(json.dumps(report, indent=1) + "\n")
     (tmp / PARTIAL_MARK).unlink()
-
-    if out.exists():                # replace by renaming: the old output goes aside, the new one in, then the old is removed
+    if out.exists():
         old = out.with_name(f"{out.name}.replaced-{os.getpid()}")
         out.rename(old)
         tmp.rename(out)
         shutil.rmtree(old)
     else:
         tmp.rename(out)
-    lock.close()
-    return report
 
 
 PARTIAL_MARK = ".gltr-partial"

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from gltr.datasets import LABEL, META, MOTION, MPDP
+
 FRAME_CHUNK = 8192
 
 
@@ -162,8 +164,8 @@ def sample_members(sample, label: int, meta: dict) -> dict:
     """The WebDataset members of one sample: motion.npy, mpdp.npy, cls, json."""
     mpdp = np.stack([sample.direction, sample.magnitude], axis=-1)     # [L, I, P, K, 2]
     return {
-        "motion.npy": npy_bytes(sample.motion),                       # [L, P, K, 3] float32
-        "mpdp.npy": npy_bytes(mpdp),
-        "cls": str(label).encode(),
-        "json": json.dumps(meta, sort_keys=True).encode(),
+        MOTION: npy_bytes(sample.motion),                             # [L, P, K, 3] float32
+        MPDP: npy_bytes(mpdp),
+        LABEL: str(label).encode(),
+        META: json.dumps(meta, sort_keys=True).encode(),
     }

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from gltr.datasets import Variant
+from gltr.datasets import LABEL, MOTION, MPDP, Variant
 from gltr.train.augment import interpolate, shear
 
 
@@ -91,7 +91,7 @@ def read_ustar(data: bytes, path: str):
         at += size + (-size % 512)
 
 
-def read_tar(shards, members=("motion.npy", "cls", "mpdp.npy")):
+def read_tar(shards, members=(MOTION, LABEL, MPDP)):
     """(global index, {"__key__", member: bytes}) for every sample of every shard, in order. Each
     shard's sha256 is checked against its index first (~0.009 ms per NW-UCLA sample at 1.8 GB/s,
     against ~0.07 ms of loader work): a changed shard never trains silently."""
@@ -137,12 +137,12 @@ def load_npy(data: bytes) -> np.ndarray:
 
 def decode(samples):
     for s in samples:
-        missing = {"motion.npy", "cls"} - set(s)
+        missing = {MOTION, LABEL} - set(s)
         if missing:
             raise ValueError(f"sample {s['__key__']!r}: no {', '.join(sorted(missing))} member in its shard")
-        out = {"key": s["__key__"], "motion": load_npy(s["motion.npy"]), "label": int(s["cls"])}
-        if "mpdp.npy" in s:
-            out["mpdp"] = load_npy(s["mpdp.npy"])
+        out = {"key": s["__key__"], "motion": load_npy(s[MOTION]), "label": int(s[LABEL])}
+        if MPDP in s:
+            out["mpdp"] = load_npy(s[MPDP])
         yield out
 
 
@@ -247,7 +247,7 @@ class _EpochStream(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.epoch, self.rank, worker])
-        members = ("motion.npy", "cls", "mpdp.npy") if cfg.keep_labels else ("motion.npy", "cls")
+        members = (MOTION, LABEL, MPDP) if cfg.keep_labels else (MOTION, LABEL)
         stream = epoch_shards(self.index, cfg.seed, self.epoch, cfg.shuffle)
         stream = split_by_worker(stream, worker, workers)
         stream = read_tar(stream, members)
@@ -271,7 +271,7 @@ class ShardLoader:
 
     def __init__(self, data: Path, benchmark: str, split: str, cfg: LoaderConfig, rank: int = 0, world: int = 1):
         self.index = read_index(data, benchmark, split)
-        self.cfg, self.rank, self.world = cfg, rank, world
+        self.root, self.cfg, self.rank, self.world = Path(data), cfg, rank, world
         variant = self.index["variant"]
         self.t_max, self.centre = variant.t_max, variant.centre_joint
         if cfg.subset is None:
@@ -291,8 +291,7 @@ class ShardLoader:
         import pyarrow.parquet as pq
         if self.world > 1:
             raise ValueError("sample subsets (semi-supervised lists) run on one process")
-        root = Path(self.index["dir"]).parents[1]
-        manifest = pq.read_table(root / "manifest.parquet", columns=["sample_id", f"split_{self.index['benchmark']}"])
+        manifest = pq.read_table(self.root / "manifest.parquet", columns=["sample_id", f"split_{self.index['benchmark']}"])
         ids, splits = manifest.column(0).to_pylist(), manifest.column(1).to_pylist()
         total = sum(1 for i, s in zip(ids, splits) if s == self.index["split"] and i in self.cfg.subset)
         return total, total
