@@ -466,6 +466,27 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: s
     out_console.print(f"-> {path}")
 
 
+export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                         help="Write a prepared dataset in the formats other skeleton toolkits read.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("pyskl")
+def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
+                 out: Path = typer.Option(..., help="the annotation file to write, e.g. ntu120_3danno.pkl"),
+                 overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out")):
+    """pyskl / mmaction2 3D skeleton annotations (split + annotations, keypoint [M, T, V, 3]) in one pickle."""
+    from gltr.export.pyskl import export_pyskl as run_export
+    if out.exists() and not overwrite:
+        fail(f"{out} exists; pass --overwrite to replace it")
+    try:
+        r = run_export(data, out)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    out_console.print(f"{r['samples']:,} samples -> {r['file']} ({r['bytes'] / 1e6:.1f} MB); splits: "
+                      + ", ".join(f"{k} {v:,}" for k, v in r["splits"].items()))
+
+
 @app.command()
 def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
          samples: int = typer.Option(None, min=20, help=default(DemoConfig, "samples")),
