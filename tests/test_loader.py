@@ -69,3 +69,106 @@ def test_batch_sizes_cover_the_count():
     for count, n in [(10, 3), (64, 1), (65, 2), (7, 7)]:
         sizes = batch_sizes(count, n)
         assert sum(sizes) == count and len(sizes) == n and max(sizes) - min(sizes) <= 1
+
+
+# ----------------------------------------------------------------------------- each stage on a plain list
+
+def test_epoch_shards_and_split_by_worker():
+    from gltr.train.data import epoch_shards, split_by_worker
+    index = {"data": "http://host/d", "benchmark": "xsub",
+             "shards": [{"name": f"train-{i:06d}.tar", "num_samples": n, "sha256": str(i)} for i, n in enumerate((3, 5, 2))]}
+    plain = epoch_shards(index, seed=0, epoch=0, shuffle=False)
+    assert [(s["url"], s["start"], s["sha256"]) for s in plain] == [
+        ("http://host/d/shards/xsub/train-000000.tar", 0, "0"), ("http://host/d/shards/xsub/train-000001.tar", 3, "1"),
+        ("http://host/d/shards/xsub/train-000002.tar", 8, "2")]
+    shuffled = epoch_shards(index, seed=0, epoch=1, shuffle=True)
+    assert shuffled == epoch_shards(index, seed=0, epoch=1, shuffle=True)                    # seeded
+    assert sorted(s["sha256"] for s in shuffled) == ["0", "1", "2"]
+    starts = {s["sha256"]: s["start"] for s in shuffled}                                     # offsets follow the order
+    order = [s["sha256"] for s in shuffled]
+    assert starts[order[0]] == 0 and starts[order[1]] == index["shards"][int(order[0])]["num_samples"]
+    assert list(split_by_worker(list(range(7)), 1, 3)) == [1, 4]
+
+
+def test_checked_numbered_split_by_node_and_as_sample():
+    import hashlib
+    import io
+    import numpy as np
+    from gltr.train.data import as_sample, checked, numbered, split_by_node
+    good = b"some shard bytes"
+    out = list(checked([{"url": "a.tar", "stream": io.BytesIO(good), "sha256": hashlib.sha256(good).hexdigest()}]))
+    assert out[0]["stream"].read() == good
+    with pytest.raises(ValueError, match="b.tar: sha256 differs from its index"):
+        list(checked([{"url": "b.tar", "stream": io.BytesIO(good), "sha256": "0" * 64}]))
+    samples = [{"__url__": u, "__key__": k} for u, k in (("s1", "a"), ("s1", "b"), ("s0", "c"), ("s0", "d"), ("s0", "e"))]
+    assert [i for i, _ in numbered(samples, {"s0": 0, "s1": 3})] == [3, 4, 0, 1, 2]
+    assert [s["__key__"] for s in split_by_node(numbered(samples, {"s0": 0, "s1": 3}), 1, 2)] == ["a", "d"]
+    x = np.zeros((4, 1, 20, 3), np.float32)
+    s = next(as_sample([{"__key__": "k", "__url__": "u", "motion.npy": x, "cls": 7}]))
+    assert s["key"] == "k" and s["label"] == 7 and s["motion"] is x and "mpdp" not in s
+    with pytest.raises(ValueError, match="sample 'k' in u: no cls member"):
+        list(as_sample([{"__key__": "k", "__url__": "u", "motion.npy": x}]))
+
+
+def test_shuffle_is_a_seeded_permutation():
+    import numpy as np
+    from gltr.train.data import shuffle
+    a = list(shuffle(range(50), 10, np.random.default_rng(1)))
+    assert sorted(a) == list(range(50)) and a != list(range(50))
+    assert a == list(shuffle(range(50), 10, np.random.default_rng(1)))
+
+
+def test_bucket_batches_sort_each_window_by_length():
+    import numpy as np
+    from gltr.train.data import bucket_batches
+    samples = [{"motion": np.zeros((n, 1))} for n in (5, 1, 4, 2, 3, 6)]
+    batches = list(bucket_batches(samples, 6, 3, window=3, rng=None))
+    assert [[len(s["motion"]) for s in b] for b in batches] == [[1, 2], [3, 4], [5, 6]]
+    with pytest.raises(RuntimeError, match="fewer samples"):
+        list(bucket_batches(samples[:4], 6, 3, window=3, rng=None))
+
+
+# ----------------------------------------------------------------------------- streaming over HTTP
+
+def test_pretraining_streamed_over_http_sees_exactly_the_local_batches(synth_ntu_prepared, tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(synth_ntu_prepared)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/prepare.json", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        cfg = LoaderConfig(batch_size=8, workers=1, interpolation=True, shear=0.3)
+        local = list(ShardLoader(synth_ntu_prepared, "xsub", "train", cfg).epoch(2))
+        remote = list(ShardLoader(url, "xsub", "train", cfg).epoch(2))
+        assert len(local) == len(remote) > 0
+        for a, b in zip(local, remote):
+            assert a["key"] == b["key"] and torch.equal(a["motion"], b["motion"])
+        from gltr.train.pretrain import PretrainConfig, train
+        runs = {}
+        for name, data in (("local", str(synth_ntu_prepared)), ("http", url)):
+            train(PretrainConfig(data=data, benchmark="xsub", out=str(tmp_path / name), preset="tiny", epochs=1,
+                                 batch_size=8, lr=1e-3, workers=0, max_steps=3, log_every=1))
+            runs[name] = [json.loads(l)["loss"] for l in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        assert runs["local"] == runs["http"] and len(runs["local"]) == 3
+        from typer.testing import CliRunner
+        from gltr.cli.main import app
+        result = CliRunner().invoke(app, ["pretrain", "--data", url, "--benchmark", "xsub", "--preset", "tiny",
+                                          "--max-steps", "1", "--workers", "0", "--out", str(tmp_path / "cli")])
+        assert result.exit_code == 0, result.output
+        assert json.loads((tmp_path / "cli/pretrain.json").read_text())["run_config"]["data"] == url
+    finally:
+        server.terminate()
+        server.wait()

@@ -224,7 +224,7 @@ def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(
 
 
 @app.command()
-def pretrain(data: Path = typer.Option(..., help="prepared dataset folder"),
+def pretrain(data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
              benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
              preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
@@ -280,7 +280,7 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 
 @app.command()
 def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.pt)"),
-           data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+           data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"), benchmark: str = typer.Option(...),
            epochs: int = typer.Option(None, help="[default: the dataset's: 120 NTU, 300 NW-UCLA]"),
            batch_size: int = typer.Option(None, help=default(LinearConfig, "batch_size")),
            lr: float = typer.Option(None, help=default(LinearConfig, "lr")),
@@ -318,7 +318,8 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
 
 
 @app.command()
-def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+def knn(checkpoint: Path = typer.Option(None), data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
+        benchmark: str = typer.Option(...),
         k: int = typer.Option(None, min=1, help=default(KnnConfig, "k")),
         workers: int = typer.Option(None, min=0, help=default(KnnConfig, "workers")),
         out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
@@ -340,7 +341,8 @@ def knn(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), b
 
 
 @app.command()
-def semi(checkpoint: Path = typer.Option(None), data: Path = typer.Option(...), benchmark: str = typer.Option(...),
+def semi(checkpoint: Path = typer.Option(None), data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
+         benchmark: str = typer.Option(...),
          percent: int = typer.Option(..., help="1, 5 or 10"),
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
          epochs: int = typer.Option(None, help=default(SemiConfig, "epochs")),

@@ -30,9 +30,12 @@ def git_commit() -> str:
         return "unknown"
 
 
-def dataset_hash(data: Path) -> str:
-    """sha256 of the dataset's manifest.parquet, as recorded by prepare."""
-    report = json.loads((Path(data) / "prepare.json").read_text())
+def dataset_hash(data) -> str:
+    """sha256 of the dataset's manifest.parquet, as recorded by prepare (a local folder or a URL prefix)."""
+    from webdataset.gopen import gopen
+    from gltr.train.data import locate
+    with gopen(locate(data, "prepare.json")) as f:
+        report = json.loads(f.read())
     return report["files"]["manifest.parquet"]
 
 
