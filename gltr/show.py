@@ -103,8 +103,9 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
     L = len(points)
     if out.suffix.lower() == ".png":
         picks = np.unique(np.round(np.linspace(0, L - 1, min(frames, L))).astype(int))
-        cols = int(np.ceil(np.sqrt(len(picks) * size[0] / size[1])))
-        rows = int(np.ceil(len(picks) / cols))
+        n = len(picks)                                     # the grid whose panels are closest to square
+        rows = min(range(1, n + 1), key=lambda r: abs(np.log(size[0] / -(-n // r) / (size[1] / r))))
+        cols = -(-n // rows)
         fig, axes = plt.subplots(rows, cols, figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, squeeze=False)
         for ax in axes.flat[len(picks):]:
             ax.axis("off")
