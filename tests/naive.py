@@ -84,3 +84,104 @@ def mpdp(x, intervals=(1, 5, 10)):
                     else:
                         magnitude[t, i, p, v] = min(math.floor(m / 0.01) + 1, 14)
     return direction, magnitude
+
+
+# ----------------------------------------------------------------------------- CTR-GCN, written out as its
+# data/ntu*/get_raw_skes_data.py, get_raw_denoised_data.py and seq_transformation.py do it (dicts, loops)
+
+def ctrgcn_raw_bodies(path):
+    """{"num_frames", "data": {body id: {"joints" [n*25, 3] float32, "interval", "motion"}}}."""
+    lines = open(path).read().splitlines()
+    num_frames, at, valid, bodies = int(lines[0]), 1, -1, {}
+    dropped = 0
+    for _ in range(num_frames):
+        nb = int(lines[at]); at += 1
+        if nb == 0:
+            dropped += 1
+            continue
+        valid += 1
+        for _ in range(nb):
+            bid = lines[at].split()[0]; at += 1
+            nj = int(lines[at]); at += 1
+            joints = np.zeros((25, 3), np.float32)
+            for j in range(nj):
+                joints[j] = np.array(lines[at].split()[:3], dtype=np.float32); at += 1
+            if bid not in bodies:
+                bodies[bid] = {"joints": joints, "interval": [valid]}
+            else:
+                bodies[bid]["joints"] = np.vstack((bodies[bid]["joints"], joints))
+                bodies[bid]["interval"].append(bodies[bid]["interval"][-1] + 1)
+    if len(bodies) > 1:
+        for b in bodies.values():
+            b["motion"] = np.sum(np.var(b["joints"], axis=0))
+    return {"num_frames": num_frames - dropped, "data": bodies}
+
+
+def ctrgcn_denoised(raw):
+    """[T, 75] or [T, 150] float32, as get_raw_denoised_data."""
+    T, bodies = raw["num_frames"], dict(raw["data"])
+
+    def one(b):
+        joints = np.zeros((T, 75), np.float32)
+        joints[b["interval"][0]:b["interval"][-1] + 1] = b["joints"].reshape(-1, 75)
+        return joints
+
+    if len(bodies) == 1:
+        return one(list(bodies.values())[0])
+    for bid, b in list(bodies.items()):                                  # length
+        if len(b["interval"]) <= 11:
+            del bodies[bid]
+    if len(bodies) != 1:
+        for bid, b in list(bodies.items()):                              # spread
+            if len(bodies) == 1:
+                break
+            points = b["joints"].reshape(-1, 25, 3)
+            valid = [i for i in range(len(points))
+                     if float(points[i, :, 0].max() - points[i, :, 0].min()) <= 0.8 * float(points[i, :, 1].max() - points[i, :, 1].min())]
+            noise = len(b["interval"]) - len(valid)
+            if noise == 0:
+                continue
+            if noise / float(len(b["interval"])) >= 0.69754:
+                del bodies[bid]
+            else:
+                b["motion"] = min(b["motion"], np.sum(np.var(points[valid].reshape(-1, 3), axis=0)))
+    ordered = [b for _, b in sorted(bodies.items(), key=lambda kv: kv[1]["motion"], reverse=True)] \
+        if len(bodies) > 1 else list(bodies.values())
+    if len(ordered) == 1:
+        joints = one(ordered[0])
+    else:
+        joints = np.zeros((T, 150), np.float32)
+        a1 = ordered.pop(0)
+        s1, e1 = a1["interval"][0], a1["interval"][-1]
+        joints[s1:e1 + 1, :75] = a1["joints"].reshape(-1, 75)
+        s2, e2 = 0, 0
+        for b in ordered:
+            s, e = b["interval"][0], b["interval"][-1]
+            if min(e1, e) - max(s1, s) <= 0:
+                joints[s:e + 1, :75] = b["joints"].reshape(-1, 75)
+                s1, e1 = min(s, s1), max(e, e1)
+            elif min(e2, e) - max(s2, s) <= 0:
+                joints[s:e + 1, 75:] = b["joints"].reshape(-1, 75)
+                s2, e2 = min(s, s2), max(e, e2)
+    return joints[np.where(joints.sum(axis=1) != 0)[0]]
+
+
+def ctrgcn_translated(joints):
+    """seq_translation of one sequence."""
+    joints = joints.copy()
+    two = joints.shape[1] == 150
+    if two:
+        miss1 = np.where(joints[:, :75].sum(axis=1) == 0)[0]
+        miss2 = np.where(joints[:, 75:].sum(axis=1) == 0)[0]
+    i = 0
+    while i < len(joints):
+        if np.any(joints[i, :75] != 0):
+            break
+        i += 1
+    origin = np.copy(joints[i, 3:6])
+    for f in range(len(joints)):
+        joints[f] -= np.tile(origin, 50 if two else 25)
+    if two:
+        joints[miss1, :75] = 0
+        joints[miss2, 75:] = 0
+    return joints

@@ -489,6 +489,24 @@ def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
                       + ", ".join(f"{k} {v:,}" for k, v in r["splits"].items()))
 
 
+@export_app.command("ctrgcn")
+def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (ntu60 or ntu120)"),
+                  out: Path = typer.Option(..., help="folder for NTU60_CS.npz / NTU60_CV.npz or NTU120_CSub.npz / NTU120_CSet.npz"),
+                  raw: Path = typer.Option(None, help="the raw files [default: the folder prepare read, from prepare.json]"),
+                  overwrite: bool = typer.Option(False, "--overwrite", help="replace existing .npz files in --out")):
+    """CTR-GCN's .npz files (x float32 [N, T, 150], y one-hot), from the raw files with CTR-GCN's denoising."""
+    from gltr.export.ctrgcn import FILES, export_ctrgcn as run_export
+    existing = [n for n in FILES.values() if (out / n).exists()]
+    if existing and not overwrite:
+        fail(f"{out} already holds {', '.join(existing)}; pass --overwrite to replace")
+    try:
+        written = run_export(data, out, raw, log=lambda line: console.print(line, highlight=False, markup=False))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    for name, r in written.items():
+        out_console.print(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
+
+
 @app.command()
 def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
          samples: int = typer.Option(None, min=20, help=default(DemoConfig, "samples")),

@@ -1,0 +1,130 @@
+"""`gltr export ctrgcn`: the files CTR-GCN's `seq_transformation.py` writes, for CTR-GCN, MAMP,
+MacDiff, S-JEPA and every model that reads them.
+
+    gltr export ctrgcn data/ntu60 --out exports/     # NTU60_CS.npz, NTU60_CV.npz
+    gltr export ctrgcn data/ntu120 --out exports/    # NTU120_CSub.npz, NTU120_CSet.npz
+
+Each file holds x_train, y_train, x_test, y_test: x float32 [N, T, 150] (two actors x 25 joints x
+xyz, actor-major), zero-padded after each clip to the longest clip exported (300 on the full
+sets); y float64 one-hot [N, classes]. As CTR-GCN computes them: the raw files of the prepared
+dataset (its manifest's `source`, sha256-checked) go through CTR-GCN's denoising
+(`gltr.pipeline.bodies.denoised_actors`), every frame is translated by joint 2 (SpineMid) of
+actor 1's first frame, a one-actor clip gets zeros (NTU-60) or a copy of itself (NTU-120) as its
+second actor, and each split lists its samples performer by performer (setup by setup, camera
+by camera) in CTR-GCN's id order, by name within each. The .npy members are streamed into the
+.npz one sample at a time: memory stays flat however many samples there are.
+"""
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from numpy.lib.format import write_array_header_1_0
+
+from gltr.datasets import Variant
+from gltr.pipeline.bodies import denoised_actors
+from gltr.pipeline.names import parse_ntu_name, split_rules
+from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
+
+FILES = {("ntu60", "xsub"): "NTU60_CS.npz", ("ntu60", "xview"): "NTU60_CV.npz",
+         ("ntu120", "xsub"): "NTU120_CSub.npz", ("ntu120", "xset"): "NTU120_CSet.npz"}
+
+
+def translated(joints: np.ndarray) -> np.ndarray:
+    """CTR-GCN's seq_translation: every frame minus joint 2 of actor 1's first non-zero frame; an
+    actor's missing (all-zero) frames stay zero."""
+    joints = joints.copy()
+    missing = [np.flatnonzero(joints[:, a:a + 75].sum(axis=1) == 0) for a in range(0, joints.shape[1], 75)]
+    first = next((i for i in range(len(joints)) if np.any(joints[i, :75] != 0)), len(joints) - 1)
+    origin = joints[first, 3:6].copy()
+    joints -= np.tile(origin, joints.shape[1] // 3)
+    if joints.shape[1] == 150:
+        for a, frames in enumerate(missing):
+            joints[frames, 75 * a:75 * a + 75] = 0
+    return joints
+
+
+def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
+    """The translated CTR-GCN joints [T, 75 | 150] of one raw file, checked against its recorded sha256."""
+    import hashlib
+    data = (raw / source).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{raw / source}: sha256 differs from the one recorded by prepare (the raw file changed)")
+    try:
+        return translated(denoised_actors(parse_skeleton(data)))
+    except (SkeletonError, ValueError) as e:
+        raise ValueError(f"{raw / source}: {e}") from None
+
+
+def ordered(names: list, split: list, dataset: str, benchmark: str) -> tuple[list, list]:
+    """(train rows, test rows) in CTR-GCN's order: training ids in the split rule's order (CTR-GCN's
+    lists), test ids ascending, and within one id the manifest's (name) order."""
+    rule = split_rules()[dataset][benchmark]
+    by_id = {}
+    for r, name in enumerate(names):
+        by_id.setdefault(parse_ntu_name(name)[rule["field"]], []).append(r)
+    train_ids = list(rule["train"])
+    test_ids = sorted(set(by_id) - set(train_ids))
+    train = [r for i in train_ids for r in by_id.get(i, []) if split[r] == "train"]
+    test = [r for i in test_ids for r in by_id[i] if split[r] == "test"]
+    return train, test
+
+
+class NpzWriter:
+    """An .npz (a zip of .npy members, as np.savez writes) filled member by member, row by row."""
+
+    def __init__(self, path: Path):
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True)
+
+    def member(self, name: str, dtype, shape: tuple):
+        f = self.zip.open(f"{name}.npy", "w", force_zip64=True)
+        write_array_header_1_0(f, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+        return f
+
+    def close(self):
+        self.zip.close()
+
+
+def export_ctrgcn(data, out, raw=None, log=print) -> dict:
+    """Write each benchmark's .npz under `out`; return {file: {"train": N, "test": N, "frames": T}}."""
+    data, out = Path(data), Path(out)
+    report = json.loads((data / "prepare.json").read_text())
+    variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
+    if variant.info.family != "ntu":
+        raise ValueError(f"{data}: CTR-GCN's .npz files are NTU's; this dataset is {variant.dataset}")
+    raw = Path(raw or report["raw"])
+    benchmarks = variant.info.benchmarks
+    m = pq.read_table(data / "manifest.parquet", columns=["sample_id", "label", "source", "sha256"]
+                      + [f"split_{b}" for b in benchmarks]).to_pydict()
+    names = m["sample_id"]
+    log(f"pass 1 of 2: the longest clip over {len(names)} raw files under {raw}")
+    frames = max(len(sequence(raw, m["source"][i], m["sha256"][i])) for i in range(len(names)))
+    classes = variant.info.num_classes
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for b in benchmarks:
+        name = FILES[variant.dataset, b]
+        train, test = ordered(names, m[f"split_{b}"], variant.dataset, b)
+        log(f"pass 2 of 2: {name}: {len(train)} train, {len(test)} test, {frames} frames")
+        tmp = out / f".{name}.tmp"
+        npz = NpzWriter(tmp)
+        for part, rows in (("train", train), ("test", test)):
+            with npz.member(f"x_{part}", np.float32, (len(rows), frames, 150)) as f:
+                for r in rows:
+                    x = np.zeros((frames, 150), np.float32)
+                    joints = sequence(raw, m["source"][r], m["sha256"][r])
+                    if joints.shape[1] == 75:                            # one actor: NTU-120 copies it, NTU-60 pads
+                        joints = np.hstack([joints, joints if variant.dataset == "ntu120" else np.zeros_like(joints)])
+                    x[:len(joints)] = joints
+                    f.write(x.tobytes())
+            with npz.member(f"y_{part}", np.float64, (len(rows), classes)) as f:
+                for r in rows:
+                    y = np.zeros(classes)
+                    y[m["label"][r]] = 1
+                    f.write(y.tobytes())
+        npz.close()
+        os.replace(tmp, out / name)
+        written[name] = {"train": len(train), "test": len(test), "frames": frames}
+    return written
