@@ -4,10 +4,10 @@ import json
 import os
 from pathlib import Path
 
-from gltr.bench import eval_bench, prepare_bench, train_bench
+from gltr.bench import eval_bench, export_bench, prepare_bench, train_bench
 
 REAL = Path(os.environ.get("GLTR_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-BENCHES = {"prepare": prepare_bench.run, "train": train_bench.run, "eval": eval_bench.run}
+BENCHES = {"prepare": prepare_bench.run, "train": train_bench.run, "eval": eval_bench.run, "export": export_bench.run}
 
 
 def main() -> None:
