@@ -22,6 +22,7 @@ from rich.text import Text
 from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
+from gltr.show import show as render_sample
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
@@ -452,17 +453,20 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
 @app.command()
 def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: str = typer.Argument(...),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
-         what: str = typer.Option("joints", help="joints (camera coordinates) or motion (the normalised model input)"),
-         frames: int = typer.Option(8, min=1, help="frames on a .png contact sheet"),
-         size: str = typer.Option("960x540", help="WIDTHxHEIGHT in pixels")):
+         what: str = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
+                                  + default(render_sample, "what")),
+         frames: int = typer.Option(None, min=1, help="frames on a .png contact sheet " + default(render_sample, "frames")),
+         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels [default: {}x{}]".format(
+             *signature(render_sample).parameters["size"].default))):
     """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
-    from gltr.show import show as render
     try:
-        width, height = (int(v) for v in size.lower().split("x"))
+        dims = tuple(int(v) for v in size.lower().split("x")) if size else None
+        if dims is not None and len(dims) != 2:
+            raise ValueError
     except ValueError:
         fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
     try:
-        path = render(data, sample_id, out, what, frames, (width, height))
+        path = render_sample(data, sample_id, out, **given(what=what, frames=frames, size=dims))
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(str(e))
     out_console.print(f"-> {path}")
