@@ -388,6 +388,7 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
         fail(f"no evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
     table = markdown(rows)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
     print(table, end="")
     if figures:
