@@ -15,7 +15,7 @@ class AttentionConfig:
     out: str = "runs/attention"
     samples: int = 300          # evaluation sequences (test split, stored order)
     frames: int = 30            # the temporal maps show the first `frames` frames, as the paper does
-    batch_size: int = 8         # one batch's attention is the memory held: ~0.4 GB for ntu() at T = 300
+    batch_size: int = 8         # one batch's attention maps are the memory held: ~0.8 GB for ntu() at T = 300
     workers: int = 0
 
 
