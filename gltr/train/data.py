@@ -60,7 +60,8 @@ def locate(data, *parts: str) -> str:
 
 
 def read_index(data, benchmark: str, split: str) -> dict:
-    """The split's shard index JSON (local file or URL), its variant typed, "dir" the shards' location."""
+    """The split's shard index JSON (local file or URL) with its variant typed, plus "data" (where the dataset
+    is) and "url" (where this JSON is)."""
     if not re.fullmatch(r"[A-Za-z0-9_-]+", benchmark):
         raise ValueError(f"benchmark {benchmark!r} is not a benchmark name (xsub, xview, xset, view)")
     url = locate(data, "shards", benchmark, f"{split}.json")
