@@ -31,19 +31,20 @@ BONES = [(0, 1), (1, 2), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8),
 
 # ----------------------------------------------------------------------------- data
 
-def load_split(data: str, benchmark: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every sample of a split: x [N, 3, T, V] float32 zero-padded to FRAMES, y [N] (stock webdataset)."""
+def load_split(data: str, benchmark: str, split: str) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Every sample of a split: x [N, 3, T, V] float32 zero-padded to FRAMES, y [N], keys (stock webdataset)."""
     index = json.load(open(Path(data) / "shards" / benchmark / f"{split}.json"))
     urls = [str(Path(data) / "shards" / benchmark / s["name"]) for s in index["shards"]]
-    xs, ys = [], []
+    xs, ys, keys = [], [], []
     for sample in wds.WebDataset(urls, shardshuffle=False).decode():
         motion = sample["motion.npy"][:FRAMES, 0]                     # [L, V, 3], one person
         x = np.zeros((FRAMES, JOINTS, 3), np.float32)
         x[:len(motion)] = motion
         xs.append(x.transpose(2, 0, 1))                               # [3, T, V]
         ys.append(int(sample["cls"]))
+        keys.append(sample["__key__"])
     assert len(xs) == index["num_samples"], (len(xs), index["num_samples"])
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys)
+    return torch.from_numpy(np.stack(xs)), torch.tensor(ys), keys
 
 
 # ----------------------------------------------------------------------------- model
@@ -120,13 +121,24 @@ def main():
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--width", type=int, default=16, help="channels of the first blocks (then x2, x4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation", help="a file of training sample ids (gltr's data_manifests/validation/"
+                        "nwucla_view.txt): train without them and score on them instead of the test split")
     parser.add_argument("--out", default="runs/stgcn")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     started, cpu_started = time.perf_counter(), time.process_time()
-    x_train, y_train = load_split(args.data, args.benchmark, "train")
-    x_test, y_test = load_split(args.data, args.benchmark, "test")
+    x_train, y_train, keys = load_split(args.data, args.benchmark, "train")
+    if args.validation:                                               # choose a recipe here, never on the test split
+        held = set(Path(args.validation).read_text().split())
+        is_held = torch.tensor([k in held for k in keys])
+        if not is_held.any():
+            raise SystemExit(f"none of the ids in {args.validation} is in the training split")
+        x_test, y_test = x_train[is_held], y_train[is_held]
+        x_train, y_train = x_train[~is_held], y_train[~is_held]
+    else:
+        x_test, y_test, _ = load_split(args.data, args.benchmark, "test")
+    scored = "validation" if args.validation else "test"
     model = STGCN(args.width)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
@@ -148,14 +160,14 @@ def main():
         log.append({"epoch": epoch + 1, "loss": total / len(x_train), "cpu_s": time.process_time() - cpu_started})
         print(f"epoch {epoch + 1}/{args.epochs}: loss {log[-1]['loss']:.4f}", flush=True)
     top1 = evaluate(model, x_test, y_test)
-    result = {"model": "ST-GCN", "width": args.width, "epochs": args.epochs, "seed": args.seed,
-              "test_top1_final_epoch": top1, "train_samples": len(x_train), "test_samples": len(x_test),
+    result = {"model": "ST-GCN", "width": args.width, "epochs": args.epochs, "seed": args.seed, "scored_on": scored,
+              f"{scored}_top1_final_epoch": top1, "train_samples": len(x_train), f"{scored}_samples": len(x_test),
               "parameters": sum(p.numel() for p in model.parameters()),
               "wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu_started,
               "threads": torch.get_num_threads(), "log": log}
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "result.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"{args.benchmark} test top-1 {top1:.1f} % (final epoch) after {result['wall_s'] / 60:.1f} minutes "
+    print(f"{args.benchmark} {scored} top-1 {top1:.1f} % (final epoch) after {result['wall_s'] / 60:.1f} minutes "
           f"({result['cpu_s'] / 60:.1f} CPU-minutes) -> {Path(args.out) / 'result.json'}")
 
 

@@ -29,3 +29,13 @@ def test_the_example_trains_on_prepared_nwucla_shards(tmp_path):
     assert r["test_samples"] == views and r["train_samples"] == 300 - views == 200
     assert len(r["log"]) == 2 and 0 <= r["test_top1_final_epoch"] <= 100
     assert f"test top-1 {r['test_top1_final_epoch']:.1f} %" in result.stdout
+    import pyarrow.parquet as pq
+    m = pq.read_table(tmp_path / "data/manifest.parquet").to_pydict()
+    train_ids = [i for i, s in zip(m["sample_id"], m["split_view"]) if s == "train"]
+    (tmp_path / "held.txt").write_text("\n".join(train_ids[::10]) + "\n")
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--data", str(tmp_path / "data"), "--epochs", "1",
+                             "--width", "4", "--validation", str(tmp_path / "held.txt"), "--out", str(tmp_path / "val")],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    r = json.loads((tmp_path / "val/result.json").read_text())
+    assert r["scored_on"] == "validation" and r["validation_samples"] == 20 and r["train_samples"] == 180
