@@ -96,3 +96,30 @@ def test_export_reads_back_as_ctrgcns_files(real, tmp_path, dataset):
                 want[:len(seq)] = seq
                 assert np.array_equal(x[k], want.reshape(T, 2, 25, 3).transpose(3, 0, 2, 1)), (file, names[r])
                 assert labels[k] == m["label"][r] == int(names[r][-3:]) - 1
+
+
+def test_a_failing_export_leaves_no_file(real, tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in real_files(real)[:6]:
+        shutil.copy(path, raw)
+    runner = CliRunner()
+    assert runner.invoke(app, ["prepare", "ntu60", "--raw", str(raw), "--out", str(tmp_path / "data")]).exit_code == 0
+    first = sorted(raw.iterdir())[0]
+    first.write_bytes(first.read_bytes() + b"\n")                       # the raw file changed since prepare
+    r = runner.invoke(app, ["export", "ctrgcn", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "sha256 differs from the one recorded by prepare" in r.output
+    first.write_bytes(first.read_bytes()[:-1])
+    # a failure while the .npz is being written (here: the 9th sample read) removes the partial file
+    from gltr.export import ctrgcn
+    real_sequence, calls = ctrgcn.sequence, {"n": 0}
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise ValueError("disk trouble")
+        return real_sequence(*args)
+    monkeypatch.setattr(ctrgcn, "sequence", failing)
+    with pytest.raises(ValueError, match="disk trouble"):
+        ctrgcn.export_ctrgcn(tmp_path / "data", tmp_path / "out2", log=lambda line: None)
+    assert calls["n"] == 9 and list((tmp_path / "out2").iterdir()) == []

@@ -110,21 +110,32 @@ def export_ctrgcn(data, out, raw=None, log=print) -> dict:
         log(f"pass 2 of 2: {name}: {len(train)} train, {len(test)} test, {frames} frames")
         tmp = out / f".{name}.tmp"
         npz = NpzWriter(tmp)
-        for part, rows in (("train", train), ("test", test)):
-            with npz.member(f"x_{part}", np.float32, (len(rows), frames, 150)) as f:
-                for r in rows:
-                    x = np.zeros((frames, 150), np.float32)
-                    joints = sequence(raw, m["source"][r], m["sha256"][r])
-                    if joints.shape[1] == 75:                            # one actor: NTU-120 copies it, NTU-60 pads
-                        joints = np.hstack([joints, joints if variant.dataset == "ntu120" else np.zeros_like(joints)])
-                    x[:len(joints)] = joints
-                    f.write(x.tobytes())
-            with npz.member(f"y_{part}", np.float64, (len(rows), classes)) as f:
-                for r in rows:
-                    y = np.zeros(classes)
-                    y[m["label"][r]] = 1
-                    f.write(y.tobytes())
+        try:
+            write_split_arrays(npz, m, raw, train, test, frames, classes, variant.dataset)
+        except BaseException:
+            npz.close()
+            tmp.unlink()                                                  # never leave a partial file behind
+            raise
         npz.close()
         os.replace(tmp, out / name)
         written[name] = {"train": len(train), "test": len(test), "frames": frames}
     return written
+
+
+def write_split_arrays(npz: NpzWriter, m: dict, raw: Path, train: list, test: list, frames: int, classes: int,
+                       dataset: str) -> None:
+    """x_train, y_train, x_test, y_test, one sample at a time."""
+    for part, rows in (("train", train), ("test", test)):
+        with npz.member(f"x_{part}", np.float32, (len(rows), frames, 150)) as f:
+            for r in rows:
+                x = np.zeros((frames, 150), np.float32)
+                joints = sequence(raw, m["source"][r], m["sha256"][r])
+                if joints.shape[1] == 75:                            # one actor: NTU-120 copies it, NTU-60 pads
+                    joints = np.hstack([joints, joints if dataset == "ntu120" else np.zeros_like(joints)])
+                x[:len(joints)] = joints
+                f.write(x.tobytes())
+        with npz.member(f"y_{part}", np.float64, (len(rows), classes)) as f:
+            for r in rows:
+                y = np.zeros(classes)
+                y[m["label"][r]] = 1
+                f.write(y.tobytes())
