@@ -105,6 +105,14 @@ class STGCN(nn.Module):
 
 # ----------------------------------------------------------------------------- training
 
+def rotate_y(x: torch.Tensor, angles: np.ndarray) -> torch.Tensor:
+    """x [B, 3, T, V] rotated about the vertical (y) axis by one angle per sample."""
+    c, s = torch.from_numpy(np.cos(angles)).float(), torch.from_numpy(np.sin(angles)).float()
+    R = torch.zeros(len(angles), 3, 3)
+    R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, s, 1, -s, c
+    return torch.einsum("bij,bjtv->bitv", R, x)
+
+
 def evaluate(model, x, y, batch: int = 256) -> float:
     model.eval()
     with torch.no_grad():
@@ -121,6 +129,7 @@ def main():
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--width", type=int, default=16, help="channels of the first blocks (then x2, x4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rotate", type=float, default=0.0, help="random rotation about the vertical axis, ± degrees")
     parser.add_argument("--validation", help="a file of training sample ids (gltr's data_manifests/validation/"
                         "nwucla_view.txt): train without them and score on them instead of the test split")
     parser.add_argument("--out", default="runs/stgcn")
@@ -151,6 +160,8 @@ def main():
         for i in range(0, len(order), args.batch_size):
             idx = torch.from_numpy(order[i:i + args.batch_size])
             x = x_train[idx] * torch.from_numpy(rng.uniform(0.9, 1.1, (len(idx), 3, 1, 1)).astype(np.float32))
+            if args.rotate:
+                x = rotate_y(x, np.radians(rng.uniform(-args.rotate, args.rotate, len(idx))))
             loss = F.cross_entropy(model(x), y_train[idx])
             optimizer.zero_grad()
             loss.backward()
@@ -160,7 +171,8 @@ def main():
         log.append({"epoch": epoch + 1, "loss": total / len(x_train), "cpu_s": time.process_time() - cpu_started})
         print(f"epoch {epoch + 1}/{args.epochs}: loss {log[-1]['loss']:.4f}", flush=True)
     top1 = evaluate(model, x_test, y_test)
-    result = {"model": "ST-GCN", "width": args.width, "epochs": args.epochs, "seed": args.seed, "scored_on": scored,
+    result = {"model": "ST-GCN", "width": args.width, "epochs": args.epochs, "seed": args.seed, "rotate": args.rotate,
+              "scored_on": scored,
               f"{scored}_top1_final_epoch": top1, "train_samples": len(x_train), f"{scored}_samples": len(x_test),
               "parameters": sum(p.numel() for p in model.parameters()),
               "wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu_started,

@@ -34,8 +34,23 @@ def test_the_example_trains_on_prepared_nwucla_shards(tmp_path):
     train_ids = [i for i, s in zip(m["sample_id"], m["split_view"]) if s == "train"]
     (tmp_path / "held.txt").write_text("\n".join(train_ids[::10]) + "\n")
     result = subprocess.run([sys.executable, str(EXAMPLE), "--data", str(tmp_path / "data"), "--epochs", "1",
-                             "--width", "4", "--validation", str(tmp_path / "held.txt"), "--out", str(tmp_path / "val")],
+                             "--width", "4", "--validation", str(tmp_path / "held.txt"), "--rotate", "30",
+                             "--out", str(tmp_path / "val")],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-2000:]
     r = json.loads((tmp_path / "val/result.json").read_text())
     assert r["scored_on"] == "validation" and r["validation_samples"] == 20 and r["train_samples"] == 180
+
+
+def test_rotation_turns_about_the_vertical_axis_only():
+    import importlib.util
+    import numpy as np
+    import torch
+    spec = importlib.util.spec_from_file_location("stgcn_example", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    x = torch.randn(3, 3, 5, 20)
+    y = example.rotate_y(x, np.radians([0.0, 90.0, -45.0]))
+    assert torch.allclose(y[0], x[0]) and torch.equal(y[:, 1], x[:, 1])             # y (up) untouched
+    assert torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-5)                   # lengths kept
+    assert torch.allclose(y[1, 0], x[1, 2], atol=1e-6) and torch.allclose(y[1, 2], -x[1, 0], atol=1e-6)
