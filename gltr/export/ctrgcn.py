@@ -14,6 +14,7 @@ second actor, and each split lists its samples performer by performer (setup by 
 by camera) in CTR-GCN's id order, by name within each. The .npy members are streamed into the
 .npz one sample at a time: memory stays flat however many samples there are.
 """
+import hashlib
 import json
 import os
 import zipfile
@@ -48,7 +49,6 @@ def translated(joints: np.ndarray) -> np.ndarray:
 
 def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
     """The translated CTR-GCN joints [T, 75 | 150] of one raw file, checked against its recorded sha256."""
-    import hashlib
     data = (raw / source).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"{raw / source}: sha256 differs from the one recorded by prepare (the raw file changed)")
