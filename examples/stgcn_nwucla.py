@@ -50,15 +50,41 @@ def load_split(data: str, benchmark: str, split: str) -> tuple[torch.Tensor, tor
 
 # ----------------------------------------------------------------------------- model
 
-def partitions() -> torch.Tensor:
-    """[3, V, V] spatial-configuration partition: self, towards the centre (root), away from it; each
-    column-normalised."""
+def hops_from_centre() -> np.ndarray:
+    """[V] number of bones between each joint and the centre."""
     hops = np.full(JOINTS, np.inf)
     hops[CENTRE] = 0
     for _ in range(JOINTS):
         for i, j in BONES:
             hops[i] = min(hops[i], hops[j] + 1)
             hops[j] = min(hops[j], hops[i] + 1)
+    return hops
+
+
+def parents() -> list:
+    """[V] each joint's neighbour one bone nearer the centre (the centre: itself)."""
+    hops, parent = hops_from_centre(), list(range(JOINTS))
+    for i, j in BONES:
+        child, towards = (i, j) if hops[i] > hops[j] else (j, i)
+        parent[child] = towards
+    return parent
+
+
+def as_stream(x: torch.Tensor, stream: str) -> torch.Tensor:
+    """x [B, 3, T, V] joints (zero-padded frames) -> the stream's input [B, 3, T, V]: the joints themselves,
+    or the bones (each joint minus its parent; the centre slot holds the trajectory, so a bone to the
+    centre is the joint itself and the centre's own bone is 0), as in two-stream GCNs (2s-AGCN)."""
+    if stream == "joint":
+        return x
+    origin = x.clone()
+    origin[..., CENTRE] = 0                                                   # the centre's local position
+    return origin - origin[..., parents()]
+
+
+def partitions() -> torch.Tensor:
+    """[3, V, V] spatial-configuration partition: self, towards the centre (root), away from it; each
+    column-normalised."""
+    hops = hops_from_centre()
     A = np.zeros((3, JOINTS, JOINTS), np.float32)
     A[0] = np.eye(JOINTS)
     for i, j in BONES:
@@ -87,9 +113,10 @@ class Block(nn.Module):
 
 
 class STGCN(nn.Module):
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, stream: str = "joint"):
         super().__init__()
         A = partitions()
+        self.stream = stream
         self.data_bn = nn.BatchNorm1d(3 * JOINTS)
         w = width
         self.blocks = nn.ModuleList([Block(3, w, A), Block(w, w, A), Block(w, 2 * w, A, 2), Block(2 * w, 2 * w, A),
@@ -97,6 +124,7 @@ class STGCN(nn.Module):
         self.fc = nn.Linear(4 * w, CLASSES)
 
     def forward(self, x):
+        x = as_stream(x, self.stream)
         B, C, T, V = x.shape                                          # [B, 3, T, V]
         x = self.data_bn(x.permute(0, 3, 1, 2).reshape(B, V * C, T)).view(B, V, C, T).permute(0, 2, 3, 1)
         for block in self.blocks:
@@ -114,43 +142,18 @@ def rotate_y(x: torch.Tensor, angles: np.ndarray) -> torch.Tensor:
     return torch.einsum("bij,bjtv->bitv", R, x)
 
 
-def evaluate(model, x, y, batch: int = 256) -> float:
+def probabilities(model, x, batch: int = 256) -> torch.Tensor:
+    """[N, classes] softmax scores of the model in eval mode."""
     model.eval()
     with torch.no_grad():
-        correct = sum((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item() for i in range(0, len(x), batch))
-    return 100.0 * correct / len(x)
+        return torch.cat([model(x[i:i + batch]).softmax(1) for i in range(0, len(x), batch)])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="a prepared NW-UCLA dataset (gltr prepare nwucla)")
-    parser.add_argument("--benchmark", default="view")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--width", type=int, default=16, help="channels of the first blocks (then x2, x4)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rotate", type=float, default=30.0, help="random rotation about the vertical axis, ± degrees "
-                        "(30: chosen on the validation list over 0)")
-    parser.add_argument("--validation", help="a file of training sample ids (gltr's data_manifests/validation/"
-                        "nwucla_view.txt): train without them and score on them instead of the test split")
-    parser.add_argument("--out", default="runs/stgcn")
-    args = parser.parse_args()
+def train(args, stream: str, x_train, y_train, cpu_started: float) -> tuple[nn.Module, list]:
+    """One model on one stream: SGD + one-cycle, random scaling and rotation; returns it and its loss log."""
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    x_train, y_train, keys = load_split(args.data, args.benchmark, "train")
-    if args.validation:                                               # choose a recipe here, never on the test split
-        held = set(Path(args.validation).read_text().split())
-        is_held = torch.tensor([k in held for k in keys])
-        if not is_held.any():
-            raise SystemExit(f"none of the ids in {args.validation} is in the training split")
-        x_test, y_test = x_train[is_held], y_train[is_held]
-        x_train, y_train = x_train[~is_held], y_train[~is_held]
-    else:
-        x_test, y_test, _ = load_split(args.data, args.benchmark, "test")
-    scored = "validation" if args.validation else "test"
-    model = STGCN(args.width)
+    model = STGCN(args.width, stream)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps, pct_start=0.1)
@@ -170,18 +173,61 @@ def main():
             optimizer.step()
             schedule.step()
             total += loss.item() * len(idx)
-        log.append({"epoch": epoch + 1, "loss": total / len(x_train), "cpu_s": time.process_time() - cpu_started})
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {log[-1]['loss']:.4f}", flush=True)
-    top1 = evaluate(model, x_test, y_test)
+        log.append({"stream": stream, "epoch": epoch + 1, "loss": total / len(x_train),
+                    "cpu_s": time.process_time() - cpu_started})
+        print(f"{stream} epoch {epoch + 1}/{args.epochs}: loss {log[-1]['loss']:.4f}", flush=True)
+    return model, log
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="a prepared NW-UCLA dataset (gltr prepare nwucla)")
+    parser.add_argument("--benchmark", default="view")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--width", type=int, default=16, help="channels of the first blocks (then x2, x4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rotate", type=float, default=30.0, help="random rotation about the vertical axis, ± degrees "
+                        "(30: chosen on the validation list over 0)")
+    parser.add_argument("--streams", default="joint", help="comma-separated, from joint and bone: one model per "
+                        "stream, their softmax scores summed (joint,bone: a two-stream ensemble)")
+    parser.add_argument("--validation", help="a file of training sample ids (gltr's data_manifests/validation/"
+                        "nwucla_view.txt): train without them and score on them instead of the test split")
+    parser.add_argument("--out", default="runs/stgcn")
+    args = parser.parse_args()
+    if not set(args.streams.split(",")) <= {"joint", "bone"}:
+        raise SystemExit(f"--streams: joint and/or bone, not {args.streams!r}")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    x_train, y_train, keys = load_split(args.data, args.benchmark, "train")
+    if args.validation:                                               # choose a recipe here, never on the test split
+        held = set(Path(args.validation).read_text().split())
+        is_held = torch.tensor([k in held for k in keys])
+        if not is_held.any():
+            raise SystemExit(f"none of the ids in {args.validation} is in the training split")
+        x_test, y_test = x_train[is_held], y_train[is_held]
+        x_train, y_train = x_train[~is_held], y_train[~is_held]
+    else:
+        x_test, y_test, _ = load_split(args.data, args.benchmark, "test")
+    scored = "validation" if args.validation else "test"
+    scores, top1, log = 0, {}, []
+    for stream in args.streams.split(","):
+        model, stream_log = train(args, stream, x_train, y_train, cpu_started)
+        p = probabilities(model, x_test)
+        top1[stream] = 100.0 * (p.argmax(1) == y_test).float().mean().item()
+        scores, log = scores + p, log + stream_log
+    top1["ensemble"] = 100.0 * (scores.argmax(1) == y_test).float().mean().item()   # summed softmax scores
+    final = top1["ensemble"]
     result = {"model": "ST-GCN", "width": args.width, "epochs": args.epochs, "seed": args.seed, "rotate": args.rotate,
-              "scored_on": scored,
-              f"{scored}_top1_final_epoch": top1, "train_samples": len(x_train), f"{scored}_samples": len(x_test),
-              "parameters": sum(p.numel() for p in model.parameters()),
+              "streams": args.streams, "scored_on": scored,
+              f"{scored}_top1_final_epoch": final, f"{scored}_top1_per_stream": top1,
+              "train_samples": len(x_train), f"{scored}_samples": len(x_test),
+              "parameters_per_stream": sum(p.numel() for p in model.parameters()),
               "wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu_started,
               "threads": torch.get_num_threads(), "log": log}
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "result.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"{args.benchmark} {scored} top-1 {top1:.1f} % (final epoch) after {result['wall_s'] / 60:.1f} minutes "
+    print(f"{args.benchmark} {scored} top-1 {final:.1f} % (final epoch) after {result['wall_s'] / 60:.1f} minutes "
           f"({result['cpu_s'] / 60:.1f} CPU-minutes) -> {Path(args.out) / 'result.json'}")
 
 

@@ -105,14 +105,14 @@ class SemiConfig:
 class DemoConfig:
     """`gltr demo` (gltr/demo.py): the embedded default, a miniature of the whole pipeline."""
     out: str = "demo"
-    samples: int = 240
+    samples: int = 540                  # NW-UCLA JSON files, a third per view (views 1-2 train, 3 test)
     classes: int = 6
-    epochs: int = 12
+    epochs: int = 80
     probe_epochs: int = 200
     workers: int = 2
     batch_size: int = 16
     lr: float = 1e-3
-    lengths: tuple = (32, 64)           # clip lengths are drawn from this range
+    lengths: tuple = (24, 40)           # clip lengths are drawn from this range
 
 
 @dataclass

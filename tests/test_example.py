@@ -35,20 +35,46 @@ def test_the_example_trains_on_prepared_nwucla_shards(tmp_path):
     (tmp_path / "held.txt").write_text("\n".join(train_ids[::10]) + "\n")
     result = subprocess.run([sys.executable, str(EXAMPLE), "--data", str(tmp_path / "data"), "--epochs", "1",
                              "--width", "4", "--validation", str(tmp_path / "held.txt"), "--rotate", "30",
-                             "--out", str(tmp_path / "val")],
+                             "--streams", "joint,bone", "--out", str(tmp_path / "val")],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-2000:]
     r = json.loads((tmp_path / "val/result.json").read_text())
     assert r["scored_on"] == "validation" and r["validation_samples"] == 20 and r["train_samples"] == 180
+    assert sorted(r["validation_top1_per_stream"]) == ["bone", "ensemble", "joint"]
+    assert r["validation_top1_final_epoch"] == r["validation_top1_per_stream"]["ensemble"]
+    assert [e["stream"] for e in r["log"]] == ["joint", "bone"]
 
 
-def test_rotation_turns_about_the_vertical_axis_only():
+def load_example():
     import importlib.util
-    import numpy as np
-    import torch
     spec = importlib.util.spec_from_file_location("stgcn_example", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
+    return example
+
+
+def test_bones_are_each_joint_minus_its_parent():
+    import torch
+    example = load_example()
+    parent = example.parents()
+    assert parent[example.CENTRE] == example.CENTRE
+    assert sorted(tuple(sorted(p)) for p in zip(range(20), parent) if p[0] != p[1]) == sorted(
+        tuple(sorted(b)) for b in example.BONES)                                    # one parent per bone
+    x = torch.randn(2, 3, 6, 20)
+    x[:, :, 4:] = 0                                                                 # two padded frames
+    bones = example.as_stream(x, "bone")
+    for j, p in enumerate(parent):
+        expected = torch.zeros_like(x[..., j]) if j == example.CENTRE else (
+            x[..., j] if p == example.CENTRE else x[..., j] - x[..., p])         # the centre slot is the trajectory
+        assert torch.equal(bones[..., j], expected), j
+    assert torch.equal(bones[:, :, 4:], torch.zeros_like(bones[:, :, 4:]))
+    assert example.as_stream(x, "joint") is x
+
+
+def test_rotation_turns_about_the_vertical_axis_only():
+    import numpy as np
+    import torch
+    example = load_example()
     x = torch.randn(3, 3, 5, 20)
     y = example.rotate_y(x, np.radians([0.0, 90.0, -45.0]))
     assert torch.allclose(y[0], x[0]) and torch.equal(y[:, 1], x[:, 1])             # y (up) untouched

@@ -51,15 +51,17 @@ def test_a_modified_list_is_refused(tmp_path, monkeypatch):
         sl.read_list("nwucla", "view", 5, 0)
 
 
-def test_validation_lists_regenerate_identically_and_hold_out_whole_training_subjects(real, tmp_path):
+def test_validation_lists_regenerate_identically_and_hold_out_whole_training_subjects_or_views(real, tmp_path):
     from gltr.pipeline.sample_lists import VALIDATION, generate_validation, read_validation, validation_rules
     assert generate_validation(real, tmp_path) == json.loads((VALIDATION / "index.json").read_text())
     for dataset, rules in validation_rules().items():
-        for benchmark, rule in rules.items():
-            held, _ = read_validation(dataset, benchmark)
+        for name, rule in rules.items():
+            benchmark = rule.get("benchmark", name)
+            held, _ = read_validation(dataset, name)
             train = [n for n in available_names(dataset, real) if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"]
-            subjects = {parse_name(dataset, n)[rule["field"]] for n in held}
-            assert subjects == set(rule["held_out"]) and held <= set(train)
-            # whole subjects: every training sample of a held-out subject is held out
-            assert held == {n for n in train if parse_name(dataset, n)[rule["field"]] in subjects}
-            assert 0.1 < len(held) / len(train) < 0.3
+            groups = {parse_name(dataset, n)[rule["field"]] for n in held}
+            assert groups == set(rule["held_out"]) and held <= set(train)
+            # whole groups: every training sample of a held-out subject (or view) is held out
+            assert held == {n for n in train if parse_name(dataset, n)[rule["field"]] in groups}
+            assert 0.1 < len(held) / len(train) < 0.6
+    assert len(read_validation("nwucla", "view")[0]) == 191 and len(read_validation("nwucla", "view-crossview")[0]) == 504

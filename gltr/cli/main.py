@@ -189,10 +189,15 @@ def inspect(path: Path, as_json: bool = typer.Option(False, "--json", help="prin
 
 @app.command()
 def synth(kind: RawKind, out: Path = typer.Option(...), samples: int = typer.Option(200, min=1),
-          seed: int = typer.Option(0), classes: int = typer.Option(None, min=1, max=120, help="NTU only " + default(synth_ntu, "classes"))):
+          seed: int = typer.Option(0), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
+                                                                   "at most 10 " + default(synth_ntu, "classes"))):
     """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON formats."""
     from gltr.pipeline.synth import synth_nwucla
-    paths = synth_ntu(out, samples, seed, **given(classes=classes)) if kind == RawKind.ntu else synth_nwucla(out, samples, seed)
+    write = synth_ntu if kind == RawKind.ntu else synth_nwucla
+    try:
+        paths = write(out, samples, seed, **given(classes=classes))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--classes")
     out_console.print(f"wrote {len(paths)} {kind.value} files to {out}")
 
 
@@ -515,7 +520,7 @@ def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (n
 @app.command()
 def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
          samples: int = typer.Option(None, min=20, help=default(DemoConfig, "samples")),
-         classes: int = typer.Option(None, min=2, help=default(DemoConfig, "classes")),
+         classes: int = typer.Option(None, min=2, max=10, help=default(DemoConfig, "classes")),
          epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "epochs")),
          probe_epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "probe_epochs")),
          workers: int = typer.Option(None, min=1, help=default(DemoConfig, "workers"))):

@@ -71,7 +71,8 @@ def generate(data: Path, root: Path = SEMI) -> dict:
 
 
 def validation_rules() -> dict:
-    """{dataset: {benchmark: {"field", "held_out"}}}: which training samples are held out for validation."""
+    """{dataset: {list name: {"field", "held_out"[, "benchmark"]}}}: which training samples of a benchmark
+    (the list's name unless the rule names one) are held out for validation."""
     rules = json.loads((MANIFESTS / "validation.json").read_text())
     return {k: v for k, v in rules.items() if not k.startswith("_")}
 
@@ -81,10 +82,11 @@ def generate_validation(data: Path, root: Path = VALIDATION) -> dict:
     index = {}
     for dataset, benchmarks in validation_rules().items():
         names = available_names(dataset, data)
-        for benchmark, rule in benchmarks.items():
+        for name, rule in benchmarks.items():
+            benchmark = rule.get("benchmark", name)
             held = [n for n in names if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"
                     and parse_name(dataset, n)[rule["field"]] in rule["held_out"]]
-            path = root / f"{dataset}_{benchmark}.txt"
+            path = root / f"{dataset}_{name}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             text = "\n".join(held) + "\n"
             path.write_text(text)
@@ -93,11 +95,12 @@ def generate_validation(data: Path, root: Path = VALIDATION) -> dict:
     return index
 
 
-def read_validation(dataset: str, benchmark: str) -> tuple[frozenset, str]:
-    """(names, sha256) of the committed validation list of a benchmark; checked against validation/index.json."""
-    path = VALIDATION / f"{dataset}_{benchmark}.txt"
+def read_validation(dataset: str, name: str) -> tuple[frozenset, str]:
+    """(names, sha256) of a committed validation list (named as its benchmark, or as in validation.json);
+    checked against validation/index.json."""
+    path = VALIDATION / f"{dataset}_{name}.txt"
     if not path.exists():
-        raise FileNotFoundError(f"no validation list for {dataset}/{benchmark} ({path}); "
+        raise FileNotFoundError(f"no validation list for {dataset}/{name} ({path}); "
                                 f"see data_manifests/validation.json")
     text = path.read_text()
     sha = hashlib.sha256(text.encode()).hexdigest()

@@ -30,26 +30,31 @@ UCLA_LIMBS = [[5, 6, 7], [9, 10, 11], [13, 14, 15], [17, 18, 19]]
 
 
 def class_motion(rng, label: int, T: int, pose: np.ndarray, limbs: list) -> np.ndarray:
-    """[T, K, 3] one person performing class `label`: two limbs pumping up and down.
+    """[T, K, 3] one person performing class `label`: two limbs pumping back and forth along a slant.
 
     The classes differ only in how things move: the rhythm's asymmetry (label % 2: a quick rise
     and slow fall, or a slow rise and quick fall) and its period ((label // 2) % 3: 12, 20 or 30
     frames). Each limb follows a sawtooth from a random start phase, so in every class its
-    height is uniform over the same range: the same poses, with the same per-frame distribution.
-    Only motion tells the classes apart. Labels 6 and up move other limbs (arms, then legs).
-    The walk, the facing and the place are random.
+    position is uniform over the same segment: the same poses, with the same per-frame
+    distribution. Only motion tells the classes apart. Labels 6 and up move other limbs (arms,
+    then legs). The walk, the facing and the place are random.
+    The segment slants up, outwards and towards the camera, and the jitter (1 mm) is small beside
+    a frame's movement, so a moving joint's displacement has a definite sign on every axis, as in
+    real movements; with limbs moving straight up and 4 mm jitter, the x and z signs of the MPDP
+    direction labels were noise even for moving joints, and tiny() learned nothing about them.
     """
     t = np.arange(T)
     rise = 0.25 if label % 2 == 0 else 0.75                      # fraction of the period spent rising
     period = (12, 20, 30)[(label // 2) % 3] * rng.uniform(0.9, 1.1)
     first = 2 * ((label // 6) % (len(limbs) // 2))
     amplitude = rng.uniform(0.15, 0.25)
-    x = np.repeat(pose[None], T, 0) + rng.normal(0, 0.004, (T, len(pose), 3))
-    for limb in limbs[first:first + 2]:
+    x = np.repeat(pose[None], T, 0) + rng.normal(0, 0.001, (T, len(pose), 3))
+    for side, limb in zip((-1, 1), limbs[first:first + 2]):   # the left limb (x < 0 in the pose) first
         u = (rng.uniform(0, 1) + t / period) % 1.0                                     # [T] phase in [0, 1)
         height = np.where(u < rise, u / rise, (1 - u) / (1 - rise))                      # [T] sawtooth in [0, 1]
         weight = np.linspace(0.5, 1.0, len(limb))                                        # elbow moves less than hand
-        x[:, limb, 1] += amplitude * (height[:, None] - 0.5) * weight[None]
+        way = np.array([0.6 * side, 1.0, -0.7])                                          # up, outwards, to the camera
+        x[:, limb] += amplitude * (height[:, None, None] - 0.5) * weight[None, :, None] * way
     heading = rng.uniform(0, 2 * np.pi)                          # a slow walk, any way
     x += 0.003 * rng.uniform(0, 1) * np.stack([np.cos(heading), 0.0, np.sin(heading)])[None, None] * t[:, None, None]
     yaw = rng.uniform(-0.6, 0.6)                                 # the person faces a random way
@@ -103,18 +108,20 @@ def synth_ntu(out: Path, samples: int, seed: int, classes: int = 10, lengths: tu
     return paths
 
 
-def synth_nwucla(out: Path, samples: int, seed: int) -> list[Path]:
-    """Write `samples` NW-UCLA JSON files over the 10 classes and the 3 views."""
+def synth_nwucla(out: Path, samples: int, seed: int, classes: int = 10, lengths: tuple = (15, 80)) -> list[Path]:
+    """Write `samples` NW-UCLA JSON files: classes in turn, each class's clips in turn over the 3 views (so
+    every view holds a third of every class), then the 10 subjects; lengths drawn from `lengths`."""
+    if not 1 <= classes <= len(UCLA_ACTIONS):
+        raise ValueError(f"NW-UCLA has {len(UCLA_ACTIONS)} classes, not {classes}")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     pose = NTU_POSE[UCLA_FROM_NTU]
     paths = []
     for i in range(samples):
-        label = i % 10
-        subject, view = 1 + (i // 10) % 10, 1 + (i // 100) % 3
-        episode = i // 300
+        label, view, subject = i % classes, 1 + (i // classes) % 3, 1 + (i // (3 * classes)) % 10
+        episode = i // (30 * classes)
         name = f"a{UCLA_ACTIONS[label]:02d}_s{subject:02d}_e{episode:02d}_v{view:02d}"
-        T = int(rng.integers(15, 80))
+        T = int(rng.integers(*lengths))
         x = class_motion(rng, label, T, pose, UCLA_LIMBS)
         record = {"file_name": name, "skeletons": np.round(x, 6).tolist(), "label": label + 1}
         path = out / f"{name}.json"
