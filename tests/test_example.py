@@ -27,7 +27,10 @@ def test_the_example_trains_on_prepared_nwucla_shards(tmp_path):
     r = json.loads((tmp_path / "run/result.json").read_text())
     views = json.loads((tmp_path / "data/shards/view/test.json").read_text())["num_samples"]
     assert r["test_samples"] == views and r["train_samples"] == 300 - views == 200
-    assert len(r["log"]) == 2 and 0 <= r["test_top1_final_epoch"] <= 100
+    assert len(r["log"]) == 2 * 2 and 0 <= r["test_top1_final_epoch"] <= 100           # 2 streams x 2 epochs
+    assert sorted(r["test_top1_per_stream"]) == ["bone", "ensemble", "joint"]           # the default: two streams
+    assert r["test_top1_final_epoch"] == r["test_top1_per_stream"]["ensemble"]
+    assert [e["stream"] for e in r["log"]] == ["joint", "joint", "bone", "bone"]
     assert f"test top-1 {r['test_top1_final_epoch']:.1f} %" in result.stdout
     import pyarrow.parquet as pq
     m = pq.read_table(tmp_path / "data/manifest.parquet").to_pydict()
@@ -35,14 +38,13 @@ def test_the_example_trains_on_prepared_nwucla_shards(tmp_path):
     (tmp_path / "held.txt").write_text("\n".join(train_ids[::10]) + "\n")
     result = subprocess.run([sys.executable, str(EXAMPLE), "--data", str(tmp_path / "data"), "--epochs", "1",
                              "--width", "4", "--validation", str(tmp_path / "held.txt"), "--rotate", "30",
-                             "--streams", "joint,bone", "--out", str(tmp_path / "val")],
+                             "--streams", "joint", "--out", str(tmp_path / "val")],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-2000:]
     r = json.loads((tmp_path / "val/result.json").read_text())
     assert r["scored_on"] == "validation" and r["validation_samples"] == 20 and r["train_samples"] == 180
-    assert sorted(r["validation_top1_per_stream"]) == ["bone", "ensemble", "joint"]
-    assert r["validation_top1_final_epoch"] == r["validation_top1_per_stream"]["ensemble"]
-    assert [e["stream"] for e in r["log"]] == ["joint", "bone"]
+    assert r["validation_top1_per_stream"]["joint"] == r["validation_top1_final_epoch"]      # one stream: itself
+    assert [e["stream"] for e in r["log"]] == ["joint"]
 
 
 def load_example():
@@ -80,3 +82,9 @@ def test_rotation_turns_about_the_vertical_axis_only():
     assert torch.allclose(y[0], x[0]) and torch.equal(y[:, 1], x[:, 1])             # y (up) untouched
     assert torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-5)                   # lengths kept
     assert torch.allclose(y[1, 0], x[1, 2], atol=1e-6) and torch.allclose(y[1, 2], -x[1, 0], atol=1e-6)
+
+
+def test_an_unknown_stream_is_refused_before_any_work(tmp_path):
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--data", str(tmp_path / "none"), "--streams", "joint,velocity"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "--streams: joint and/or bone, not 'joint,velocity'" in result.stderr

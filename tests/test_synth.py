@@ -74,3 +74,17 @@ def test_the_motion_tells_the_classes_apart(demo_like):
     predicted = (((x[~train, None] - centroids[None]) / scale) ** 2).sum(-1).argmin(1)
     print("motion control", (predicted == labels[~train]).mean())
     assert (predicted == labels[~train]).mean() > 0.8
+
+
+def test_synthetic_nwucla_puts_a_third_of_every_class_in_every_view(tmp_path):
+    from gltr.pipeline.names import parse_name
+    from gltr.pipeline.synth import synth_nwucla
+    paths = synth_nwucla(tmp_path, 36, seed=0, classes=4, lengths=(20, 21))
+    names = [parse_name("nwucla", p.stem) for p in paths]
+    assert len({p.stem for p in paths}) == 36                                     # no name twice
+    counts = {}
+    for n in names:
+        counts[n["action"], n["view"]] = counts.get((n["action"], n["view"]), 0) + 1
+    assert len(counts) == 4 * 3 and set(counts.values()) == {3}
+    with pytest.raises(ValueError, match="NW-UCLA has 10 classes, not 11"):
+        synth_nwucla(tmp_path / "x", 5, seed=0, classes=11)
