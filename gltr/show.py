@@ -25,9 +25,8 @@ def read_sample(data: Path, sample_id: str) -> dict:
     """{"joints", "motion": [L, P, K, 3], "label", "variant"} of one sample, from store.zarr and manifest.parquet."""
     import pyarrow.parquet as pq
     import zarr
-    data = Path(data)
-    if not (data / "manifest.parquet").is_file() or not (data / "store.zarr").is_dir():
-        raise FileNotFoundError(f"{data} is not a prepared dataset (no manifest.parquet / store.zarr)")
+    from gltr.pipeline.store import require_prepared
+    data = require_prepared(data)
     manifest = pq.read_table(data / "manifest.parquet", columns=["sample_id", "label", "offset", "length"]).to_pydict()
     if sample_id not in manifest["sample_id"]:
         near = [s for s in manifest["sample_id"] if s.startswith(sample_id[:8])][:5]

@@ -204,7 +204,7 @@ def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prep
 def test_link_loops_and_fifos_do_not_hang_prepare(tmp_path):
     import os
     raw = tmp_path / "raw"
-    paths = synth_ntu(raw, 2, seed=5, classes=2)
+    synth_ntu(raw, 2, seed=5, classes=2)
     os.symlink(".", raw / "loop1")
     os.symlink(".", raw / "loop2")
     os.symlink(raw, raw / "up")

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import zarr
 
 from gltr.datasets import Variant
+from gltr.pipeline.store import require_prepared
 
 BLOCK = 1024        # samples read from the store at once
 
@@ -52,9 +53,7 @@ def splits(data: Path, benchmarks: tuple) -> dict:
 
 def export_pyskl(data, out) -> dict:
     """Write the annotation file `out` (under a temporary name, then renamed); return counts."""
-    data, out = Path(data), Path(out)
-    if not (data / "manifest.parquet").is_file() or not (data / "store.zarr").is_dir():
-        raise FileNotFoundError(f"{data} is not a prepared dataset (no manifest.parquet / store.zarr)")
+    data, out = require_prepared(data), Path(out)
     variant = Variant.from_dict(dict(zarr.open_group(data / "store.zarr", mode="r").attrs["variant"]),
                                 str(data / "store.zarr"))
     result = {"split": splits(data, variant.info.benchmarks), "annotations": list(annotations(data))}

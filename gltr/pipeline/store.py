@@ -102,6 +102,14 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def require_prepared(data) -> Path:
+    """`data` as a Path, or FileNotFoundError if it lacks a prepared dataset's manifest.parquet and store.zarr."""
+    data = Path(data)
+    if not (data / "manifest.parquet").is_file() or not (data / "store.zarr").is_dir():
+        raise FileNotFoundError(f"{data} is not a prepared dataset (no manifest.parquet / store.zarr)")
+    return data
+
+
 BLOCK, RECORD = 512, 10240   # tar block and record sizes
 
 

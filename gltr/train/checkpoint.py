@@ -3,7 +3,6 @@
 The JSON holds the model config, run config, dataset manifest hash, git commit, loader state,
 epoch and step. Both are written under a temporary name and renamed.
 """
-import hashlib
 import json
 import os
 import pickle
@@ -12,11 +11,7 @@ from pathlib import Path
 
 import torch
 
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+from gltr.pipeline.store import sha256_file
 
 
 def git_commit() -> str:
