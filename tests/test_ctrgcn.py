@@ -62,6 +62,12 @@ def test_export_reads_back_as_ctrgcns_files(real, tmp_path, dataset):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["export", "ctrgcn", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
+    # parsed in two worker processes: the same bytes
+    r = runner.invoke(app, ["export", "ctrgcn", str(tmp_path / "data"), "--out", str(tmp_path / "out2"), "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in (tmp_path / "out2").iterdir())
+    for p in (tmp_path / "out").iterdir():
+        assert p.read_bytes() == (tmp_path / "out2" / p.name).read_bytes(), p.name
     import pyarrow.parquet as pq
     m = pq.read_table(tmp_path / "data/manifest.parquet").to_pydict()
     names = m["sample_id"]
@@ -109,6 +115,9 @@ def test_a_failing_export_leaves_no_file(real, tmp_path, monkeypatch):
     first.write_bytes(first.read_bytes() + b"\n")                       # the raw file changed since prepare
     r = runner.invoke(app, ["export", "ctrgcn", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert r.exit_code == 2 and "sha256 differs from the one recorded by prepare" in r.output
+    r = runner.invoke(app, ["export", "ctrgcn", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--workers", "2"])
+    assert r.exit_code == 2 and f"{first}: sha256 differs" in r.output          # raised in a worker, named here
+    assert not (tmp_path / "out").exists()                                     # failed in pass 1: nothing made
     first.write_bytes(first.read_bytes()[:-1])
     # a failure while the .npz is being written (here: the 9th sample read) removes the partial file
     from gltr.export import ctrgcn

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
+from gltr.export.ctrgcn import FILES as CTRGCN_FILES, export_ctrgcn as run_ctrgcn
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
 from gltr.show import show as render_sample
@@ -503,14 +504,15 @@ def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
 def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (ntu60 or ntu120)"),
                   out: Path = typer.Option(..., help="folder for NTU60_CS.npz / NTU60_CV.npz or NTU120_CSub.npz / NTU120_CSet.npz"),
                   raw: Path = typer.Option(None, help="the raw files [default: the folder prepare read, from prepare.json]"),
+                  workers: int = typer.Option(None, min=1, help="processes parsing raw files " + default(run_ctrgcn, "workers")),
                   overwrite: bool = typer.Option(False, "--overwrite", help="replace existing .npz files in --out")):
     """CTR-GCN's .npz files (x float32 [N, T, 150], y one-hot), from the raw files with CTR-GCN's denoising."""
-    from gltr.export.ctrgcn import FILES, export_ctrgcn as run_export
-    existing = [n for n in FILES.values() if (out / n).exists()]
+    existing = [n for n in CTRGCN_FILES.values() if (out / n).exists()]
     if existing and not overwrite:
         fail(f"{out} already holds {', '.join(existing)}; pass --overwrite to replace")
     try:
-        written = run_export(data, out, raw, log=lambda line: console.print(line, highlight=False, markup=False))
+        written = run_ctrgcn(data, out, raw, **given(workers=workers),
+                             log=lambda line: console.print(line, highlight=False, markup=False))
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     for name, r in written.items():

@@ -12,12 +12,15 @@ dataset (its manifest's `source`, sha256-checked) go through CTR-GCN's denoising
 actor 1's first frame, a one-actor clip gets zeros (NTU-60) or a copy of itself (NTU-120) as its
 second actor, and each split lists its samples performer by performer (setup by setup, camera
 by camera) in CTR-GCN's id order, by name within each. The .npy members are streamed into the
-.npz one sample at a time: memory stays flat however many samples there are.
+.npz one sample at a time: memory stays flat however many samples there are. Raw files are parsed
+in `workers` processes (in order, a bounded number in flight); each is parsed once per pass.
 """
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import zipfile
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +61,32 @@ def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
         raise ValueError(f"{raw / source}: {e}") from None
 
 
+BATCH = 32      # raw files per task of a worker process
+
+
+def _sequences(jobs: list) -> list:
+    return [sequence(*job) for job in jobs]
+
+
+def sequences(raw: Path, m: dict, rows: list, workers: int):
+    """Yield the translated joints of each manifest row in `rows`, in order: parsed here, or in `workers`
+    processes with at most 4 batches per worker in flight (memory stays bounded)."""
+    jobs = [(raw, m["source"][r], m["sha256"][r]) for r in rows]
+    batches = [jobs[i:i + BATCH] for i in range(0, len(jobs), BATCH)]
+    if workers <= 1:
+        for batch in batches:
+            yield from _sequences(batch)
+        return
+    with mp.get_context("fork").Pool(workers) as pool:
+        window = deque()
+        for batch in batches:
+            window.append(pool.apply_async(_sequences, (batch,)))
+            if len(window) >= 4 * workers:
+                yield from window.popleft().get()
+        while window:
+            yield from window.popleft().get()
+
+
 def ordered(names: list, split: list, dataset: str, benchmark: str) -> tuple[list, list]:
     """(train rows, test rows) in CTR-GCN's order: training ids in the split rule's order (CTR-GCN's
     lists), test ids ascending, and within one id the manifest's (name) order."""
@@ -87,7 +116,7 @@ class NpzWriter:
         self.zip.close()
 
 
-def export_ctrgcn(data, out, raw=None, log=print) -> dict:
+def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print) -> dict:
     """Write each benchmark's .npz under `out`; return {file: {"train": N, "test": N, "frames": T}}."""
     data, out = Path(data), Path(out)
     report = json.loads((data / "prepare.json").read_text())
@@ -100,7 +129,7 @@ def export_ctrgcn(data, out, raw=None, log=print) -> dict:
                       + [f"split_{b}" for b in benchmarks]).to_pydict()
     names = m["sample_id"]
     log(f"pass 1 of 2: the longest clip over {len(names)} raw files under {raw}")
-    frames = max(len(sequence(raw, m["source"][i], m["sha256"][i])) for i in range(len(names)))
+    frames = max(len(joints) for joints in sequences(raw, m, range(len(names)), workers))
     classes = variant.info.num_classes
     out.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -111,7 +140,7 @@ def export_ctrgcn(data, out, raw=None, log=print) -> dict:
         tmp = out / f".{name}.tmp"
         npz = NpzWriter(tmp)
         try:
-            write_split_arrays(npz, m, raw, train, test, frames, classes, variant.dataset)
+            write_split_arrays(npz, m, raw, train, test, frames, classes, variant.dataset, workers)
         except BaseException:
             npz.close()
             tmp.unlink()                                                  # never leave a partial file behind
@@ -123,13 +152,12 @@ def export_ctrgcn(data, out, raw=None, log=print) -> dict:
 
 
 def write_split_arrays(npz: NpzWriter, m: dict, raw: Path, train: list, test: list, frames: int, classes: int,
-                       dataset: str) -> None:
+                       dataset: str, workers: int) -> None:
     """x_train, y_train, x_test, y_test, one sample at a time."""
     for part, rows in (("train", train), ("test", test)):
         with npz.member(f"x_{part}", np.float32, (len(rows), frames, 150)) as f:
-            for r in rows:
+            for joints in sequences(raw, m, rows, workers):
                 x = np.zeros((frames, 150), np.float32)
-                joints = sequence(raw, m["source"][r], m["sha256"][r])
                 if joints.shape[1] == 75:                            # one actor: NTU-120 copies it, NTU-60 pads
                     joints = np.hstack([joints, joints if dataset == "ntu120" else np.zeros_like(joints)])
                 x[:len(joints)] = joints
