@@ -20,11 +20,22 @@ from gltr.train.data import read_index
 from gltr.train.report import collect, figures, markdown
 
 BENCHMARK = "view"          # train on views 1-2, test on view 3
+MARKER = ".gltr-demo"       # in every folder the demo made: only such a folder is replaced on the next run
+
+
+def fresh_folder(out: Path) -> None:
+    """Empty `out` for a new demo run, refusing a non-empty folder the demo did not make."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise FileExistsError(f"{out} is not empty and was not made by `gltr demo`; its files are left alone: "
+                              f"choose another --out")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("made by gltr demo; replaced on the next run\n")
 
 
 def demo(cfg: DemoConfig, log=print) -> dict:
     out, samples, classes, workers, probe_epochs = Path(cfg.out), cfg.samples, cfg.classes, cfg.workers, cfg.probe_epochs
-    shutil.rmtree(out, ignore_errors=True)
+    fresh_folder(out)
     log(f"[1/5] synthesising {samples} NW-UCLA JSON files ({classes} classes) in {out / 'raw'}")
     synth_nwucla(out / "raw", samples, seed=0, classes=classes, lengths=cfg.lengths)
     log("[2/5] prepare")

@@ -43,3 +43,24 @@ def test_the_default_demo_shows_mpdp_pretraining_beating_random_init(tmp_path):
     chance = 100 / DemoConfig().classes
     assert r["random_top1"] < chance + 15 and r["handcrafted_top1"] < chance + 15
     assert r["pretrained_top1"] > r["random_top1"] + 40
+
+
+def test_the_demo_leaves_a_folder_it_did_not_make_alone(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    result = subprocess.run([sys.executable, "-m", "gltr.cli.main", "demo", "--out", str(tmp_path / "mine")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "was not made by `gltr demo`" in result.stderr
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.tex"]
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_a_folder_the_demo_made_is_replaced(tmp_path):
+    from gltr.demo import MARKER, fresh_folder
+    fresh_folder(tmp_path / "new")                                   # absent: made
+    (tmp_path / "new" / "old-run.txt").write_text("from the last run")
+    fresh_folder(tmp_path / "new")                                   # the demo's own: replaced
+    assert [p.name for p in (tmp_path / "new").iterdir()] == [MARKER]
+    (tmp_path / "empty").mkdir()
+    fresh_folder(tmp_path / "empty")                                 # empty: taken
+    assert (tmp_path / "empty" / MARKER).exists()

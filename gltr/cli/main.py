@@ -531,7 +531,10 @@ def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
     cfg = DemoConfig(**given(out=out and str(out), samples=samples, classes=classes, epochs=epochs,
                              probe_epochs=probe_epochs, workers=workers))
     out, classes = Path(cfg.out), cfg.classes
-    result = run_demo(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
+    try:
+        result = run_demo(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
+    except FileExistsError as e:
+        fail(str(e))
     print(result["table"], end="")
     p, r, h = result["pretrained_top1"], result["random_top1"], result["handcrafted_top1"]
     out_console.print(f"pretrained encoder: top-1 {p:.1f}%   random encoder: {r:.1f}%   hand-crafted features: {h:.1f}%   "
