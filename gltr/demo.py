@@ -27,7 +27,7 @@ def fresh_folder(out: Path) -> None:
     """Empty `out` for a new demo run, refusing a non-empty folder the demo did not make."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise FileExistsError(f"{out} is not empty and was not made by `gltr demo`; its files are left alone: "
-                              f"choose another --out")
+                              f"choose another --out (or remove it yourself, e.g. an older demo's folder)")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by gltr demo; replaced on the next run\n")
