@@ -71,6 +71,9 @@ def parents() -> list:
     return parent
 
 
+PARENTS = parents()
+
+
 def as_stream(x: torch.Tensor, stream: str) -> torch.Tensor:
     """x [B, 3, T, V] joints (zero-padded frames) -> the stream's input [B, 3, T, V]: the joints themselves,
     or the bones (each joint minus its parent; the centre slot holds the trajectory, so a bone to the
@@ -79,7 +82,7 @@ def as_stream(x: torch.Tensor, stream: str) -> torch.Tensor:
         return x
     origin = x.clone()
     origin[..., CENTRE] = 0                                                   # the centre's local position
-    return origin - origin[..., parents()]
+    return origin - origin[..., PARENTS]
 
 
 def partitions() -> torch.Tensor:

@@ -25,6 +25,13 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 """
 
 
+def probe(kind: str, data: Path, target: Path, workers: int = 1) -> dict:
+    """One export into the new folder `target`, in a fresh process: {"seconds", "peak_rss_mb"}."""
+    target.mkdir()
+    return json.loads(subprocess.run([sys.executable, "-c", PROBE, kind, str(data), str(target), str(workers)],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
 def run(out: Path, real: Path) -> dict:
     from gltr.pipeline.prepare import prepare
     work = out / "export_work"
@@ -34,19 +41,14 @@ def run(out: Path, real: Path) -> dict:
         files = make_raw(work / f"raw{copies}", copies, real)
         prepare("ntu120", work / f"raw{copies}", work / f"data{copies}", bodies="denoise", log=lambda line: None)
         for kind in ("ctrgcn", "pyskl"):
-            (work / f"{kind}{copies}").mkdir()
-            r = json.loads(subprocess.run([sys.executable, "-c", PROBE, kind, str(work / f"data{copies}"),
-                                           str(work / f"{kind}{copies}"), "1"], capture_output=True, text=True,
-                                          check=True).stdout)
+            r = probe(kind, work / f"data{copies}", work / f"{kind}{copies}")
             size = sum(p.stat().st_size for p in (work / f"{kind}{copies}").iterdir())
             result[f"{kind}_{len(files)}_samples"] = {"samples": len(files), "seconds": round(r["seconds"], 2),
                                                       "peak_rss_mb": round(r["peak_rss_mb"], 1),
                                                       "output_mb": round(size / 1e6, 1)}
     # the larger ctrgcn export again with raw files parsed in 2 worker processes (same run, same files)
-    (work / "ctrgcn_workers").mkdir()
     large = result[f"ctrgcn_{len(files)}_samples"]
-    r = json.loads(subprocess.run([sys.executable, "-c", PROBE, "ctrgcn", str(work / "data40"), str(work / "ctrgcn_workers"),
-                                   "2"], capture_output=True, text=True, check=True).stdout)
+    r = probe("ctrgcn", work / "data40", work / "ctrgcn_workers", workers=2)
     result["ctrgcn_2_workers"] = {"samples": large["samples"], "seconds": round(r["seconds"], 2),
                                   "samples_per_s_per_pass": round(3 * large["samples"] / r["seconds"], 1),
                                   "speedup_vs_1_worker": round(large["seconds"] / r["seconds"], 2)}

@@ -17,10 +17,8 @@ in `workers` processes (in order, a bounded number in flight); each is parsed on
 """
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import zipfile
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from numpy.lib.format import write_array_header_1_0
 from gltr.datasets import Variant
 from gltr.pipeline.bodies import denoised_actors
 from gltr.pipeline.names import parse_ntu_name, split_rules
+from gltr.pipeline.parallel import in_order
 from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
 
 FILES = {("ntu60", "xsub"): "NTU60_CS.npz", ("ntu60", "xview"): "NTU60_CV.npz",
@@ -77,14 +76,8 @@ def sequences(raw: Path, m: dict, rows: list, workers: int):
         for batch in batches:
             yield from _sequences(batch)
         return
-    with mp.get_context("fork").Pool(workers) as pool:
-        window = deque()
-        for batch in batches:
-            window.append(pool.apply_async(_sequences, (batch,)))
-            if len(window) >= 4 * workers:
-                yield from window.popleft().get()
-        while window:
-            yield from window.popleft().get()
+    for result in in_order(_sequences, batches, workers):
+        yield from result
 
 
 def ordered(names: list, split: list, dataset: str, benchmark: str) -> tuple[list, list]:

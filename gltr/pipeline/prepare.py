@@ -7,12 +7,10 @@ shards/<benchmark>/{train,test}-NNNNNN.tar + {train,test}.json, prepare.json.
 Everything is written under <out>.partial and renamed to <out> when complete.
 """
 import json
-import multiprocessing as mp
 import os
 import platform
 import shutil
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ import gltr
 from gltr.pipeline.discover import Task, discover
 from gltr.datasets import Variant, make_variant
 from gltr.pipeline.names import split_of
+from gltr.pipeline.parallel import in_order
 from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
 from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
 
@@ -81,16 +80,8 @@ def run_tasks(tasks: list, variant: Variant, workers: int):
         finally:
             torch.set_num_threads(threads)          # the caller's setting, e.g. for training next
         return
-    with mp.get_context("fork").Pool(workers, _init_worker, (variant,)) as pool:
-        window, todo = deque(), iter(batches)
-        for batch in todo:
-            window.append((batch, pool.apply_async(_process_batch, (batch,))))
-            if len(window) >= 4 * workers:
-                done, result = window.popleft()
-                yield from zip(done, result.get())
-        while window:
-            done, result = window.popleft()
-            yield from zip(done, result.get())
+    for batch, result in zip(batches, in_order(_process_batch, batches, workers, _init_worker, (variant,))):
+        yield from zip(batch, result)
 
 
 # ----------------------------------------------------------------------------- prepare
