@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from gltr import resources
+
+resources.apply()          # the CLI's thread policy for the test process too: threads = idle CPUs, passive waiting
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("GLTR_REAL_DATA", ROOT.parent / "shared" / "data"))
 

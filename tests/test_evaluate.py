@@ -133,7 +133,6 @@ def test_report_puts_baselines_beside_the_pretrained_encoder(tmp_path):
 
 
 def test_a_crafted_pickle_in_a_checkpoint_or_feature_cache_is_refused(tmp_path):
-    import pickle
     from gltr.train import checkpoint
 
     class Payload:
@@ -143,8 +142,9 @@ def test_a_crafted_pickle_in_a_checkpoint_or_feature_cache_is_refused(tmp_path):
     path = tmp_path / "latest.pt"
     torch.save({"model": Payload()}, path)
     (tmp_path / "latest.json").write_text("{}")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError, match="is not a gltr checkpoint") as refused:
         checkpoint.load(path)
+    assert "weights_only" not in str(refused.value)                  # never suggests disabling the check
     assert not (tmp_path / "pwned").exists()
 
 

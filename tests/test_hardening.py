@@ -185,12 +185,16 @@ def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prep
     # a damaged .pt whose mirror names the same step is refused with a clear error
     shutil.copy(ckpt / "latest.pt", tmp_path / "copy.pt")
     good = (ckpt / "latest.pt").read_bytes()
-    for at, message in ((len(good) // 2, "sha256"), (len(good) - 100, "cannot be read")):   # in a tensor; in the zip index
+    for at, message in ((len(good) // 2, "digest"), (len(good) - 100, "cannot be read")):   # in a tensor; in the zip index
         data = bytearray(good)
         data[at] ^= 0xFF
         (ckpt / "latest.pt").write_bytes(bytes(data))
         with pytest.raises(ValueError, match=message):
             checkpoint.load(ckpt / "latest.pt")
+        (ckpt / "latest.json").rename(tmp_path / "mirror.json")       # the check does not depend on the mirror
+        with pytest.raises(ValueError, match=message):
+            checkpoint.load(ckpt / "latest.pt")
+        (tmp_path / "mirror.json").rename(ckpt / "latest.json")
     (ckpt / "latest.pt").write_bytes(good)
     # a checkpoint written before the meta moved into the .pt still loads, from its JSON
     state = torch.load(tmp_path / "copy.pt", weights_only=True)
@@ -199,6 +203,9 @@ def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prep
     (ckpt / "old.json").write_text((ckpt / "latest.json").read_text().replace(
         json.loads((ckpt / "latest.json").read_text())["weights_sha256"], checkpoint.sha256_file(ckpt / "old.pt")))
     assert checkpoint.load(ckpt / "old.pt")[1]["step"] == 8
+    (ckpt / "old.json").unlink()                                       # ... and without that mirror it is refused
+    with pytest.raises(FileNotFoundError, match="no meta inside"):
+        checkpoint.load(ckpt / "old.pt")
 
 
 def test_link_loops_and_fifos_do_not_hang_prepare(tmp_path):

@@ -30,6 +30,30 @@ def test_loss_decreases_on_synthetic_data(synth_ntu_prepared, tmp_path):
     assert list((tmp_path / "run/tb").iterdir())
 
 
+def test_epoch_checkpoints_hold_weights_only_and_cannot_resume(synth_ntu_prepared, tmp_path):
+    import pytest
+    from gltr.train import checkpoint
+    from gltr.train.evaluate import LinearConfig, linear_eval
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", epochs=2, batch_size=8, lr=1e-3,
+                  workers=0, save_every=1)
+    summary = train(PretrainConfig(out=str(tmp_path / "run"), **common))
+    ckpt = tmp_path / "run/checkpoints"
+    full, _ = checkpoint.load(ckpt / "latest.pt")
+    weights, meta = checkpoint.load(ckpt / "epoch-0002.pt")
+    assert set(full) == {"model", "optimizer", "rng"} and set(weights) == {"model"} and meta["contents"] == "weights"
+    assert all(torch.equal(full["model"][k], weights["model"][k]) for k in full["model"])   # the same final weights
+    sizes = summary["checkpoint_bytes"]
+    assert sizes == {p.name: p.stat().st_size for p in ckpt.glob("*.pt")} and len(sizes) == 3
+    assert sizes["epoch-0002.pt"] < 0.5 * sizes["latest.pt"]          # AdamW's two moments are not in it
+    # evaluation reads a weights-only file; resuming from one is refused
+    r = linear_eval(LinearConfig(data=common["data"], benchmark="xsub", checkpoint=str(ckpt / "epoch-0001.pt"),
+                                 epochs=2, workers=0, out=str(tmp_path / "probe")))
+    assert 0 <= r["top1"] <= 100
+    (ckpt / "epoch-0002.pt").replace(ckpt / "latest.pt")
+    with pytest.raises(ValueError, match="holds weights only"):
+        train(PretrainConfig(out=str(tmp_path / "run"), resume=True, **{**common, "epochs": 3}))
+
+
 def test_resume_continues_exactly(synth_ntu_prepared, tmp_path):
     common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", epochs=3, batch_size=8,
                   lr=1e-3, workers=0, log_every=1)

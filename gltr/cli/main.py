@@ -95,6 +95,20 @@ def default(owner, name: str) -> str:
     return f"[default: {value}]"
 
 
+COMPUTE = {"pretrain", "linear", "knn", "semi", "attention", "evidence", "demo"}   # commands that set the thread policy
+
+
+@app.callback()
+def start(ctx: typer.Context,
+          threads: int = typer.Option(None, min=1, envvar="GLTR_THREADS",
+                                      help="torch threads for training and evaluation [default: one per CPU idle at "
+                                           "start, of those this process may use]")):
+    """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
+    from gltr import resources
+    if ctx.invoked_subcommand in COMPUTE:
+        resources.apply(threads)
+
+
 def fail(message: str, code: int = 2):
     if "Original Traceback" in message:               # re-raised from a DataLoader worker: its last line says it
         message = message.strip().splitlines()[-1]
@@ -272,6 +286,10 @@ def pretrain(data: str = typer.Option(..., help="prepared dataset: a folder, or 
         fail(str(e))
     out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
+    sizes = summary["checkpoint_bytes"]
+    out_console.print(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
+                      + ", ".join(f"{n} {b / 1e6:,.1f} MB" for n, b in sizes.items())
+                      + "); latest.pt keeps the optimiser state for --resume, epoch-NNNN.pt the weights only")
 
 
 def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):

@@ -1,8 +1,16 @@
-"""Checkpoints: `<name>.pt` (weights, optimiser, RNG states) + `<name>.json` (everything readable).
+"""Checkpoints: `<name>.pt` + `<name>.json` (a readable mirror of the meta).
 
-The JSON holds the model config, run config, dataset manifest hash, git commit, loader state,
-epoch and step. Both are written under a temporary name and renamed.
+Two kinds, named in the meta's "contents":
+- "full" (`latest.pt`, the file `--resume` needs): weights, AdamW state and RNG states;
+- "weights" (`epoch-NNNN.pt`): the weights only, which is all an evaluation reads (a third of the size:
+  AdamW keeps two more tensors per weight).
+
+The meta (model config, run config, dataset manifest hash, git commit, loader state, epoch, step)
+lives inside the .pt, with `state_sha256`, a digest of every tensor and value in the file: loading
+recomputes it, so a damaged file is refused whether or not its mirror JSON is there.
+Both files are written under a temporary name and renamed; the .pt's rename is the commit.
 """
+import hashlib
 import json
 import os
 import pickle
@@ -34,20 +42,51 @@ def dataset_hash(data) -> str:
     return report["files"]["manifest.parquet"]
 
 
+def state_digest(value, h=None) -> str:
+    """sha256 over a nested state (dicts by key, lists in order, tensors by dtype, shape and bytes)."""
+    top = h is None
+    h = h or hashlib.sha256()
+    if isinstance(value, dict):
+        for k in sorted(value, key=str):
+            h.update(f"<{k}>".encode())
+            state_digest(value[k], h)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            state_digest(v, h)
+    elif isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{t.dtype}{tuple(value.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    else:
+        h.update(repr(value).encode())
+    return h.hexdigest() if top else ""
+
+
 def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
-    """Write <name>.pt (weights, optimiser, RNG states and the meta, in one file: its rename is the one
-    atomic commit) and then <name>.json, a readable mirror of the meta with the .pt's sha256."""
+    """Write <name>.pt and its mirror <name>.json. With `optimizer` the file is "full" (weights, optimiser,
+    RNG states: what resuming needs); with optimizer=None it holds the weights only."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "rng": {"torch": torch.get_rng_state(),
-                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-             "meta": json.loads(json.dumps(meta))}                      # plain JSON types: loadable with weights_only
-    pt, js = folder / f"{name}.pt", folder / f"{name}.json"
-    torch.save(state, folder / f".{name}.pt.tmp")
-    os.replace(folder / f".{name}.pt.tmp", pt)
-    meta = {**meta, "weights_sha256": sha256_file(pt)}
-    (folder / f".{name}.json.tmp").write_text(json.dumps(meta, indent=1) + "\n")
-    os.replace(folder / f".{name}.json.tmp", js)
+    state = {"model": model.state_dict()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+        state["rng"] = {"torch": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    meta = {**json.loads(json.dumps(meta)), "contents": "full" if optimizer is not None else "weights",
+            "state_sha256": state_digest(state)}                       # plain JSON types: loadable with weights_only
+    state["meta"] = meta
+    pt, js, tmp = folder / f"{name}.pt", folder / f"{name}.json", folder / f".{name}.pt.tmp"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, pt)
+    finally:
+        tmp.unlink(missing_ok=True)
+    mirror = {**meta, "weights_sha256": sha256_file(pt), "bytes": pt.stat().st_size}
+    tmp = folder / f".{name}.json.tmp"
+    try:
+        tmp.write_text(json.dumps(mirror, indent=1) + "\n")
+        os.replace(tmp, js)
+    finally:
+        tmp.unlink(missing_ok=True)
     return pt
 
 
@@ -56,23 +95,34 @@ def load_meta(pt: Path) -> dict:
     return json.loads(Path(pt).with_suffix(".json").read_text())
 
 
-def load(pt: Path, map_location="cpu") -> tuple[dict, dict]:
-    """(state dict with model / optimizer / rng, meta), checked: the meta comes from the .pt itself,
-    its sha256 is recomputed, and a mirror JSON that names the same step with another hash means the
-    file was damaged. A mirror of an older step is stale (a stop between the two renames) and ignored."""
+def load(pt: Path, map_location="cpu", for_resume: bool = False) -> tuple[dict, dict]:
+    """(state dict, meta), checked: the meta comes from the .pt itself and its `state_sha256` is recomputed
+    over what was loaded. `for_resume` refuses a weights-only file. A checkpoint written before the digest
+    moved inside loads only with a mirror JSON that confirms its sha256."""
     pt = Path(pt)
     try:
         state = torch.load(pt, map_location=map_location, weights_only=True)  # never unpickles code
     except pickle.UnpicklingError:
-        raise
+        raise ValueError(f"{pt} is not a gltr checkpoint: it holds Python objects other than tensors and plain "
+                         f"values, which gltr never writes; it was not loaded") from None
     except Exception as e:
         raise ValueError(f"{pt}: cannot be read as a checkpoint ({type(e).__name__}: {str(e)[:80]}); damaged?") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{pt} is not a gltr checkpoint (no model weights in it)")
     sha = sha256_file(pt)
-    mirror = load_meta(pt) if pt.with_suffix(".json").exists() else None
-    meta = state.pop("meta", None) or mirror                                  # checkpoints before the meta moved in
-    if meta is None:
-        raise FileNotFoundError(f"{pt}: no meta inside and no {pt.with_suffix('.json').name} beside it")
-    if mirror is not None and mirror.get("weights_sha256") != sha and mirror.get("step") == meta.get("step"):
-        raise ValueError(f"{pt}: sha256 {sha[:12]} differs from {pt.with_suffix('.json').name} "
-                         f"({str(mirror.get('weights_sha256'))[:12]}): the checkpoint was damaged or replaced")
+    meta = state.pop("meta", None)
+    if meta is not None and "state_sha256" in meta:
+        if state_digest(state) != meta["state_sha256"]:
+            raise ValueError(f"{pt}: its contents differ from the digest written inside it: the checkpoint was damaged")
+    else:                                                                      # written before the digest moved inside
+        mirror = load_meta(pt) if pt.with_suffix(".json").exists() else None
+        meta = meta or mirror
+        if meta is None:
+            raise FileNotFoundError(f"{pt}: no meta inside and no {pt.with_suffix('.json').name} beside it")
+        if mirror is None or mirror.get("weights_sha256") != sha:
+            raise ValueError(f"{pt}: an older checkpoint whose sha256 {sha[:12]} is not confirmed by "
+                             f"{pt.with_suffix('.json').name}: damaged, replaced or its mirror is missing")
+    if for_resume and "optimizer" not in state:
+        raise ValueError(f"{pt} holds weights only (an epoch checkpoint): resuming needs the run's latest.pt, "
+                         f"which keeps the optimiser and RNG state")
     return state, {**meta, "weights_sha256": sha}

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gltr import resources
 from gltr.configs import KnnConfig, LinearConfig, PretrainConfig
 from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
 from gltr.pipeline.sample_lists import read_validation
@@ -171,7 +172,8 @@ def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
     return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "checkpoint": cfg.checkpoint,
             "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
             "dataset_variant": index["variant"].to_dict(), "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
-            "git_commit": checkpoint.git_commit(), "wall_s": round(time.perf_counter() - started, 3)}
+            "git_commit": checkpoint.git_commit(), "cpu_policy": resources.policy(),
+            "wall_s": round(time.perf_counter() - started, 3)}
 
 
 # ----------------------------------------------------------------------------- classifier

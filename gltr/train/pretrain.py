@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from gltr import resources
 from gltr.configs import PretrainConfig
 from gltr.datasets import Variant
 from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
@@ -167,7 +168,7 @@ def train(cfg: PretrainConfig) -> dict:
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
-        state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device)
+        state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
         if GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")) != mcfg:
             raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
@@ -187,15 +188,15 @@ def train(cfg: PretrainConfig) -> dict:
     base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
                  "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data), "git_commit": checkpoint.git_commit(),
-                 "world_size": world, "precision": precision}
+                 "world_size": world, "precision": precision, "cpu_policy": resources.policy()}
     log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
 
     def save(name: str, epoch: int, batch: int) -> None:
+        """latest.pt is full (what --resume needs); epoch-NNNN.pt holds the weights only (what evaluation needs)."""
         if main:
-            checkpoint.save(ckpt_dir, name, model, optimizer, {**base_meta, "epoch": epoch, "step": step,
-                                                              "train_s": log.elapsed(),
-                                                              "loader": {"epoch": epoch, "batch": batch,
-                                                                         "workers": cfg.workers}})
+            checkpoint.save(ckpt_dir, name, model, optimizer if name == "latest" else None,
+                            {**base_meta, "epoch": epoch, "step": step, "train_s": log.elapsed(),
+                             "loader": {"epoch": epoch, "batch": batch, "workers": cfg.workers}})
 
     def should_stop(step: int) -> bool:                      # every rank stops at the same step
         out_of_time = bool(cfg.time_budget_s) and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
@@ -219,7 +220,8 @@ def train(cfg: PretrainConfig) -> dict:
 
     summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
-               "stopped_early": stopped}
+               "stopped_early": stopped,
+               "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {}}
     if main:
         (out / "pretrain.json").write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
     finish_distributed()
