@@ -184,14 +184,15 @@ def train(args, stream: str, x_train, y_train, cpu_started: float) -> tuple[nn.M
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", required=True, help="a prepared NW-UCLA dataset (gltr prepare nwucla)")
-    parser.add_argument("--benchmark", default="view")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--benchmark", default="view", help="the dataset's benchmark (NW-UCLA: view)")
+    parser.add_argument("--epochs", type=int, default=50, help="training epochs per stream")
+    parser.add_argument("--batch-size", type=int, default=64, help="clips per SGD step")
+    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--width", type=int, default=16, help="channels of the first blocks (then x2, x4)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, shard order and augmentation")
     parser.add_argument("--rotate", type=float, default=60.0, help="random rotation about the vertical axis, ± degrees "
                         "(60: chosen on the cross-view validation list over 0, 30 and 90)")
     parser.add_argument("--streams", default="joint,bone", help="comma-separated, from joint and bone: one model per "
@@ -200,7 +201,7 @@ def main():
     parser.add_argument("--validation", help="a file of training sample ids (gltr's data_manifests/validation/"
                         "nwucla_view-crossview.txt: all of view 2): train without them and score on them instead "
                         "of the test split")
-    parser.add_argument("--out", default="runs/stgcn")
+    parser.add_argument("--out", default="runs/stgcn", help="folder for result.json")
     args = parser.parse_args()
     if not set(args.streams.split(",")) <= {"joint", "bone"}:
         raise SystemExit(f"--streams: joint and/or bone, not {args.streams!r}")

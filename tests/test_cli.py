@@ -1,8 +1,10 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 GLTR = [sys.executable, "-m", "gltr.cli.main"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_model_command_reports_the_preset_it_was_asked_for():
@@ -49,3 +51,61 @@ def test_evaluations_take_exactly_one_feature_source(tmp_path):
     result = subprocess.run(GLTR + ["knn", "--data", str(tmp_path), "--benchmark", "view", "--features", "handcrafted"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "needs --out" in result.stderr
+
+
+def test_every_option_of_every_command_has_help_text():
+    """Walks the whole command tree (and the example script): an option whose help is empty or only
+    '[default: …]' fails; every default shown must also be valid."""
+    import re
+    import typer
+    from gltr.cli.main import app
+
+    def walk(command, path=()):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, path + (name,))
+        if not hasattr(command, "commands"):
+            yield " ".join(path), command
+
+    root = typer.main.get_command(app)
+    missing = [f"{path} {p.name}" for path, command in [("", root), *walk(root)] for p in command.params
+               if not re.sub(r"\[default:[^\]]*\]", "", getattr(p, "help", None) or "").strip()]
+    assert missing == []
+    assert len(list(walk(root))) == 17                      # every command was walked (export: 2)
+    import argparse
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("stgcn", ROOT / "examples/stgcn_nwucla.py")
+    captured = {}
+    original = argparse.ArgumentParser.parse_args
+    try:
+        argparse.ArgumentParser.parse_args = lambda self, *a, **k: captured.setdefault("parser", self) and exit(0)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    finally:
+        argparse.ArgumentParser.parse_args = original
+    parser = captured["parser"]
+    assert parser.formatter_class is argparse.ArgumentDefaultsHelpFormatter       # --help shows the defaults
+    assert [a.dest for a in parser._actions if not a.help] == []
+
+
+def test_model_default_frames_are_valid_for_every_preset():
+    for preset, t_max in (("ntu", 300), ("nwucla", 50), ("small", 50), ("tiny", 300)):
+        result = subprocess.run(GLTR + ["model", "--preset", preset, "--json"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["frames"] == json.loads(result.stdout)["config"]["t_max"]
+
+
+def test_a_missing_benchmark_names_the_ones_the_dataset_has(synth_ntu_prepared, tmp_path):
+    result = subprocess.run(GLTR + ["linear", "--data", str(synth_ntu_prepared), "--benchmark", "xview",
+                                    "--random-init", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert result.returncode == 2 and "has no benchmark 'xview'; it has xset, xsub" in result.stderr
+
+
+def test_prepare_refuses_an_existing_out_before_drawing_progress(synth_ntu_prepared, synth_ntu_raw):
+    result = subprocess.run(GLTR + ["prepare", "ntu120", "--raw", str(synth_ntu_raw), "--out", str(synth_ntu_prepared)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert result.stderr.count("\n") == 1 and "prepare ntu120" not in result.stderr        # one line, no bar

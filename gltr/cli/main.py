@@ -81,6 +81,23 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} files/s", style="cyan")
 
 
+class Protocol(str, Enum):
+    cached = "cached"
+    reference = "reference"
+
+
+class ShowWhat(str, Enum):
+    joints = "joints"
+    motion = "motion"
+
+
+DATA_HELP = "prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"
+BENCHMARK_HELP = "benchmark: xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"
+CHECKPOINT_HELP = "pretrained checkpoint (.pt: latest.pt or a weights-only epoch-NNNN.pt)"
+EVAL_OUT_HELP = "folder for eval/*.json and feature caches [default: the checkpoint's run folder]"
+RANDOM_INIT_HELP = "evaluate a randomly initialised encoder instead (the baseline; needs --out)"
+
+
 def given(**options) -> dict:
     """The options the user gave (not None): the config dataclass owns every default."""
     return {k: v for k, v in options.items() if v is not None}
@@ -117,7 +134,7 @@ def fail(message: str, code: int = 2):
 
 
 @app.command()
-def prepare(dataset: Dataset,
+def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw files are (format, classes, splits)"),
             raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
             out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
             workers: int = typer.Option(None, min=1, help="parallel processes " + default(run_prepare, "workers")),
@@ -127,8 +144,12 @@ def prepare(dataset: Dataset,
             shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
-    from gltr.pipeline.prepare import exit_status
+    from gltr.pipeline.prepare import check_output, exit_status
     out = out or Path("data") / dataset.value
+    try:
+        check_output(raw, out, overwrite)                  # refuse before drawing a progress bar
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        fail(str(e))
     columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(dataset.value, total=None)
@@ -161,7 +182,7 @@ def prepare(dataset: Dataset,
 
 
 @app.command()
-def verify(path: Path):
+def verify(path: Path = typer.Argument(..., help="prepared dataset folder")):
     """Re-check the sha256 of every file of a prepared dataset."""
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
@@ -173,7 +194,7 @@ def verify(path: Path):
 
 
 @app.command()
-def inspect(path: Path, as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")):
+def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")):
     """Counts per split and class, a length histogram and the variant of a prepared dataset."""
     from gltr.pipeline.inspect import summarize
     if not (path / "prepare.json").exists():
@@ -203,8 +224,10 @@ def inspect(path: Path, as_json: bool = typer.Option(False, "--json", help="prin
 
 
 @app.command()
-def synth(kind: RawKind, out: Path = typer.Option(...), samples: int = typer.Option(200, min=1),
-          seed: int = typer.Option(0), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
+def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton or NW-UCLA JSON"),
+          out: Path = typer.Option(..., help="folder to write the raw files into"),
+          samples: int = typer.Option(200, min=1, help="number of raw files"),
+          seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
                                                                    "at most 10 " + default(synth_ntu, "classes"))):
     """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON formats."""
     from gltr.pipeline.synth import synth_nwucla
@@ -227,11 +250,13 @@ def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder wit
 
 
 @app.command()
-def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(300, min=1, help="sequence length for GFLOPs"),
-          as_json: bool = typer.Option(False, "--json")):
+def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth"),
+          frames: int = typer.Option(None, min=1, help="sequence length for GFLOPs [default: the preset's T_max]"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON instead of a sentence")):
     """Parameter counts (encoder, heads) and encoder forward GFLOPs per sequence."""
     from gltr.model.gltransformer import PRESETS, count_parameters, forward_gflops
     cfg = PRESETS[preset.value]()
+    frames = frames or cfg.t_max
     if frames > cfg.t_max:
         fail(f"--frames {frames} exceeds the preset's T_max {cfg.t_max}")
     info = {"preset": preset.value, **count_parameters(cfg), "frames": frames,
@@ -245,15 +270,15 @@ def model(preset: Preset = typer.Option(Preset.ntu), frames: int = typer.Option(
 
 
 @app.command()
-def pretrain(data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
-             benchmark: str = typer.Option(..., help="xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"),
+def pretrain(data: str = typer.Option(..., help=DATA_HELP),
+             benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
              intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 [default: 1,5,10]"),
-             epochs: int = typer.Option(None, help="[default: the dataset's: 120 NTU, 300 NW-UCLA]"),
-             batch_size: int = typer.Option(None, help=default(PretrainConfig, "batch_size")),
-             lr: float = typer.Option(None, help=default(PretrainConfig, "lr")),
-             weight_decay: float = typer.Option(None, help=default(PretrainConfig, "weight_decay")),
+             epochs: int = typer.Option(None, help="training epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+             batch_size: int = typer.Option(None, help="clips per step, per process " + default(PretrainConfig, "batch_size")),
+             lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default(PretrainConfig, "lr")),
+             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(PretrainConfig, "weight_decay")),
              lr_decay: float = typer.Option(None, help="lr factor per epoch " + default(PretrainConfig, "lr_decay")),
              precision: Precision = typer.Option(None, help="auto: bf16 on GPU, fp32 on CPU " + default(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile", help="torch.compile the model"),
@@ -262,12 +287,15 @@ def pretrain(data: str = typer.Option(..., help="prepared dataset: a folder, or 
              augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "
                                           + default(PretrainConfig, "augment")),
              workers: int = typer.Option(None, min=0, help="loader processes per rank " + default(PretrainConfig, "workers")),
-             seed: int = typer.Option(None, help=default(PretrainConfig, "seed")),
-             save_every: int = typer.Option(None, min=1, help=default(PretrainConfig, "save_every")),
+             seed: int = typer.Option(None, help="seed of the weights' init, shard order and augmentation "
+                                      + default(PretrainConfig, "seed")),
+             save_every: int = typer.Option(None, min=1, help="keep a weights-only checkpoints/epoch-NNNN.pt every N "
+                                            "epochs " + default(PretrainConfig, "save_every")),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
-             out: Path = typer.Option(None, help=default(PretrainConfig, "out")),
-             resume: bool = typer.Option(None, "--resume"),
+             out: Path = typer.Option(None, help="run folder (checkpoints/, metrics.jsonl, tb/, pretrain.json) "
+                                      + default(PretrainConfig, "out")),
+             resume: bool = typer.Option(None, "--resume", help="continue the run in --out from its checkpoints/latest.pt"),
              overwrite: bool = typer.Option(None, "--overwrite", help="start again in a non-empty --out")):
     """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
     from gltr.train.pretrain import train
@@ -304,22 +332,22 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 
 
 @app.command()
-def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.pt)"),
-           data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"), benchmark: str = typer.Option(...),
-           epochs: int = typer.Option(None, help="[default: the dataset's: 120 NTU, 300 NW-UCLA]"),
-           batch_size: int = typer.Option(None, help=default(LinearConfig, "batch_size")),
-           lr: float = typer.Option(None, help=default(LinearConfig, "lr")),
-           seed: int = typer.Option(None, help=default(LinearConfig, "seed")),
-           protocol: str = typer.Option(None, help="cached (fast) or reference (re-encode every epoch, as the original) "
-                                        + default(LinearConfig, "protocol")),
+def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
+           data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+           epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+           batch_size: int = typer.Option(None, help="probe batch size " + default(LinearConfig, "batch_size")),
+           lr: float = typer.Option(None, help="Adam learning rate of the linear layer " + default(LinearConfig, "lr")),
+           seed: int = typer.Option(None, help="seed of the probe's init and batch order " + default(LinearConfig, "seed")),
+           protocol: Protocol = typer.Option(None, help="cached (fast) or reference (re-encode every epoch, as the original) "
+                                             + default(LinearConfig, "protocol")),
            augment: bool = typer.Option(None, "--augment/--no-augment", help="reference protocol: interpolation on the "
                                         "training split " + default(LinearConfig, "augment")),
            dropout: bool = typer.Option(None, "--dropout/--no-dropout", help="reference protocol: dropout left active in "
                                         "the encoder " + default(LinearConfig, "dropout")),
            standardize: bool = typer.Option(None, "--standardize", help="standardise features with the training split's mean and std"),
-           workers: int = typer.Option(None, min=0, help=default(LinearConfig, "workers")),
-           out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
-           random_init: bool = typer.Option(False, "--random-init", help="probe a randomly initialised encoder"),
+           workers: int = typer.Option(None, min=0, help="loader processes " + default(LinearConfig, "workers")),
+           out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+           random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
            preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
            features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
            validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
@@ -328,7 +356,8 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
     eval_target(checkpoint, random_init, out, features)
     try:
         cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
-            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, protocol=protocol,
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
+            protocol=protocol and protocol.value,
             augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
             workers=workers, out=out and str(out)))
         if random_init:
@@ -343,12 +372,13 @@ def linear(checkpoint: Path = typer.Option(None, help="pretrained checkpoint (.p
 
 
 @app.command()
-def knn(checkpoint: Path = typer.Option(None), data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
-        benchmark: str = typer.Option(...),
-        k: int = typer.Option(None, min=1, help=default(KnnConfig, "k")),
-        workers: int = typer.Option(None, min=0, help=default(KnnConfig, "workers")),
-        out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
-        random_init: bool = typer.Option(False, "--random-init"), seed: int = typer.Option(0, help="with --random-init"),
+def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+        benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+        k: int = typer.Option(None, min=1, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
+        workers: int = typer.Option(None, min=0, help="loader processes " + default(KnnConfig, "workers")),
+        out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+        random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
+        seed: int = typer.Option(0, help="with --random-init: the seed of the random weights"),
         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
@@ -366,17 +396,17 @@ def knn(checkpoint: Path = typer.Option(None), data: str = typer.Option(..., hel
 
 
 @app.command()
-def semi(checkpoint: Path = typer.Option(None), data: str = typer.Option(..., help="prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"),
-         benchmark: str = typer.Option(...),
+def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
          percent: int = typer.Option(..., help="1, 5 or 10"),
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-         epochs: int = typer.Option(None, help=default(SemiConfig, "epochs")),
-         batch_size: int = typer.Option(None, help=default(SemiConfig, "batch_size")),
+         epochs: int = typer.Option(None, help="fine-tuning epochs " + default(SemiConfig, "epochs")),
+         batch_size: int = typer.Option(None, help="clips per step " + default(SemiConfig, "batch_size")),
          lr: float = typer.Option(None, help="encoder lr " + default(SemiConfig, "lr")),
-         head_lr: float = typer.Option(None, help=default(SemiConfig, "head_lr")),
+         head_lr: float = typer.Option(None, help="lr of the linear head " + default(SemiConfig, "head_lr")),
          workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
-         out: Path = typer.Option(None, help="[default: the checkpoint's run folder]"),
-         random_init: bool = typer.Option(False, "--random-init"),
+         out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+         random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
     from gltr.train.evaluate import random_init_spec, run_folder
@@ -423,11 +453,12 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
 @app.command()
 def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
-             out: Path = typer.Option(None, help=default(EvidenceConfig, "out")),
-             benchmark: str = typer.Option(None, help=default(EvidenceConfig, "benchmark")),
+             out: Path = typer.Option(None, help="folder for evidence.json, report.md and the figures "
+                                      + default(EvidenceConfig, "out")),
+             benchmark: str = typer.Option(None, help=BENCHMARK_HELP + " " + default(EvidenceConfig, "benchmark")),
              semi_seeds: list[int] = typer.Option(None, "--semi-seed", help="repeat; none: --semi-seed -1 "
                                                   + default(EvidenceConfig, "semi_seeds")),
-             workers: int = typer.Option(None, min=0, help=default(EvidenceConfig, "workers")),
+             workers: int = typer.Option(None, min=0, help="loader processes " + default(EvidenceConfig, "workers")),
              semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
                                             help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
@@ -454,12 +485,13 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
 
 @app.command()
 def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
-              data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(...),
+              data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
               samples: int = typer.Option(None, min=1, help="test sequences " + default(AttentionConfig, "samples")),
               frames: int = typer.Option(None, min=1, help="temporal-map frames " + default(AttentionConfig, "frames")),
-              batch_size: int = typer.Option(None, min=1, help=default(AttentionConfig, "batch_size")),
-              workers: int = typer.Option(None, min=0, help=default(AttentionConfig, "workers")),
-              out: Path = typer.Option(None, help=default(AttentionConfig, "out"))):
+              batch_size: int = typer.Option(None, min=1, help="sequences per forward pass (bounds memory) "
+                                             + default(AttentionConfig, "batch_size")),
+              workers: int = typer.Option(None, min=0, help="loader processes " + default(AttentionConfig, "workers")),
+              out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
     """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
     from gltr.attention import analyse
     cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
@@ -476,9 +508,10 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
 
 
 @app.command()
-def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: str = typer.Argument(...),
+def show(data: Path = typer.Argument(..., help="prepared dataset"),
+         sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
-         what: str = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
+         what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
                                   + default(render_sample, "what")),
          frames: int = typer.Option(None, min=1, help="frames on a .png contact sheet " + default(render_sample, "frames")),
          size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels [default: {}x{}]".format(
@@ -491,7 +524,7 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"), sample_id: s
     except ValueError:
         fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
     try:
-        path = render_sample(data, sample_id, out, **given(what=what, frames=frames, size=dims))
+        path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(str(e))
     out_console.print(f"-> {path}")
@@ -538,12 +571,13 @@ def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (n
 
 
 @app.command()
-def demo(out: Path = typer.Option(None, help=default(DemoConfig, "out")),
-         samples: int = typer.Option(None, min=20, help=default(DemoConfig, "samples")),
-         classes: int = typer.Option(None, min=2, max=10, help=default(DemoConfig, "classes")),
-         epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "epochs")),
-         probe_epochs: int = typer.Option(None, min=1, help=default(DemoConfig, "probe_epochs")),
-         workers: int = typer.Option(None, min=1, help=default(DemoConfig, "workers"))):
+def demo(out: Path = typer.Option(None, help="folder for everything the demo writes (only a folder it made is "
+                                  "replaced) " + default(DemoConfig, "out")),
+         samples: int = typer.Option(None, min=20, help="synthetic clips " + default(DemoConfig, "samples")),
+         classes: int = typer.Option(None, min=2, max=10, help="synthetic classes " + default(DemoConfig, "classes")),
+         epochs: int = typer.Option(None, min=1, help="pretraining epochs " + default(DemoConfig, "epochs")),
+         probe_epochs: int = typer.Option(None, min=1, help="linear-probe epochs " + default(DemoConfig, "probe_epochs")),
+         workers: int = typer.Option(None, min=1, help="prepare processes " + default(DemoConfig, "workers"))):
     """Synthesise -> prepare -> pretrain tiny() -> linear probe (vs random init and hand-crafted) -> results table."""
     from gltr.demo import demo as run_demo
     cfg = DemoConfig(**given(out=out and str(out), samples=samples, classes=classes, epochs=epochs,

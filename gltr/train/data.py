@@ -59,6 +59,16 @@ def locate(data, *parts: str) -> str:
     return f"{data.rstrip('/')}/{rel}" if is_url(data) else str(Path(data) / rel)
 
 
+def benchmarks_text(data, benchmark: str) -> str:
+    """Why a benchmark's index is missing, naming the benchmarks the dataset does have (from its prepare.json)."""
+    try:
+        with gopen(locate(data, "prepare.json")) as f:
+            have = sorted(json.loads(f.read())["splits"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{data} is not a prepared dataset (no readable prepare.json)"
+    return f"{data} has no benchmark {benchmark!r}; it has {', '.join(have) or 'none'}"
+
+
 def read_index(data, benchmark: str, split: str) -> dict:
     """The split's shard index JSON (local file or URL) with its variant typed, plus "data" (where the dataset
     is) and "url" (where this JSON is)."""
@@ -66,13 +76,12 @@ def read_index(data, benchmark: str, split: str) -> dict:
         raise ValueError(f"benchmark {benchmark!r} is not a benchmark name (xsub, xview, xset, view)")
     url = locate(data, "shards", benchmark, f"{split}.json")
     if not is_url(data) and not Path(url).exists():
-        raise FileNotFoundError(f"{url} not found: is {data} a prepared dataset with benchmark {benchmark!r}?")
+        raise FileNotFoundError(f"{url} not found: {benchmarks_text(data, benchmark)}")
     try:
         with gopen(url) as f:
             index = json.loads(f.read())
     except (OSError, ValueError) as e:
-        raise FileNotFoundError(f"{url} could not be read ({e}): is {data} a prepared dataset with "
-                                f"benchmark {benchmark!r}?") from None
+        raise FileNotFoundError(f"{url} could not be read ({e}): {benchmarks_text(data, benchmark)}") from None
     if index.get("benchmark") != benchmark or index.get("split") != split:
         raise ValueError(f"{url} describes {index.get('benchmark')}/{index.get('split')}, not {benchmark}/{split}")
     index["data"], index["url"] = str(data), url
