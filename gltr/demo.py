@@ -58,7 +58,7 @@ def demo(cfg: DemoConfig, log=print) -> dict:
                                            workers=0, out=str(out / "handcrafted"), features="handcrafted"))
     runs = [out / "run", out / "random", out / "handcrafted"]
     rows = collect(runs)
-    table = markdown(rows)
+    table = markdown(rows, paper=False)                       # synthetic data: no paper figure beside it
     (out / "results.md").write_text(table)
     return {"pretrained_top1": pretrained["top1"], "random_top1": random["top1"],
-            "handcrafted_top1": handcrafted["top1"], "table": table, "figures": figures(rows, runs, out)}
+            "handcrafted_top1": handcrafted["top1"], "table": table, "figures": figures(rows, runs, out, paper=False)}

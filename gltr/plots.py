@@ -40,26 +40,39 @@ def attention_figures(summary: dict, out: Path) -> list[Path]:
 
 
 def map_grid(maps: list, path: Path, title: str, xlabel: str, ylabel: str, marks: list = ()) -> Path:
-    """maps [block][head][q][k] as a grid of heat maps, blocks as rows; `marks` draws lines at those tokens."""
+    """maps [block][head][q][k] as a grid of heat maps, blocks as rows, on one colour scale with its bar;
+    tick labels on the outer maps; `marks` draws lines at those tokens."""
+    import textwrap
+    import numpy as np
     plt = pyplot()
     depth, heads = len(maps), len(maps[0])
-    fig, axes = plt.subplots(depth, heads, figsize=(1.6 * heads + 0.6, 1.6 * depth + 0.6), dpi=110, squeeze=False)
+    n_q, n_k = len(maps[0][0]), len(maps[0][0][0])
+    vmax = float(np.max(maps)) or 1.0
+    width = 1.6 * heads + 1.6
+    fig, axes = plt.subplots(depth, heads, figsize=(width, 1.6 * depth + 1.4), dpi=110, squeeze=False,
+                             layout="constrained")
     for b in range(depth):
         for h in range(heads):
             ax = axes[b][h]
-            ax.imshow(maps[b][h], cmap="viridis", interpolation="nearest")
+            image = ax.imshow(maps[b][h], cmap="viridis", interpolation="nearest", vmin=0, vmax=vmax)
             for t in marks:
                 ax.axhline(t, color="red", lw=0.5, alpha=0.7)
                 ax.axvline(t, color="red", lw=0.5, alpha=0.7)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set_xticks([0, n_k // 2, n_k - 1] if b == depth - 1 else [])
+            ax.set_yticks([0, n_q // 2, n_q - 1] if h == 0 else [])
+            ax.tick_params(labelsize=6, length=2)
             if b == 0:
                 ax.set_title(f"head {h + 1}", fontsize=8)
             if h == 0:
-                ax.set_ylabel(f"block {b + 1}", fontsize=8)
-    fig.suptitle(f"{title}\nrows: {ylabel}, columns: {xlabel}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
+                ax.set_ylabel(f"block {b + 1}\n{ylabel}", fontsize=7)
+            if b == depth - 1:
+                ax.set_xlabel(xlabel, fontsize=7)
+    bar = fig.colorbar(image, ax=axes, shrink=0.8)
+    bar.set_label("attention weight (rows sum to 1)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    text = f"{title}. Rows: {ylabel}, columns: {xlabel}."
+    fig.suptitle("\n".join(textwrap.wrap(text, width=int(width * 11))), fontsize=9)   # ~11 characters per inch
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -120,15 +133,16 @@ def loss_terms(metrics: list, path: Path, title: str) -> Path:
                     style, color=f"C{i}", lw=1, label=f"{interval.replace('interval', 'interval ')}, {head}")
     ax.set(xlabel="step", ylabel="cross-entropy", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # beside, hiding no curve
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def accuracy_bars(groups: list, path: Path) -> Path:
-    """One group of bars per evaluation: pretrained, random init, hand-crafted (± std over seeds), paper as a tick.
+def accuracy_bars(groups: list, path: Path, title: str = "evaluations beside their baselines and the paper") -> Path:
+    """One group of bars per evaluation: pretrained, random init, hand-crafted (± std over seeds), the paper's
+    real-data figure as a dotted tick; the legend sits outside the axes, so it hides nothing.
 
     groups: [{"label": str, "bars": {encoder: (top1, std or None)}, "paper": float or None}]
     """
@@ -138,20 +152,27 @@ def accuracy_bars(groups: list, path: Path) -> Path:
     width = 0.26
     for e, name in enumerate(encoders):
         xs = [g for g, group in enumerate(groups) if name in group["bars"]]
+        if not xs:                                  # no results of this encoder yet: no bar, no legend entry
+            continue
         values = [groups[g]["bars"][name][0] for g in xs]
-        errors = [groups[g]["bars"][name][1] or 0 for g in xs]
-        bars = ax.bar([x + (e - 1) * width for x in xs], values, width, yerr=errors, capsize=3, color=f"C{e}",
+        at = [x + (e - 1) * width for x in xs]
+        bars = ax.bar(at, values, width, color=f"C{e}",
                       label={"random": "random init", "handcrafted": "hand-crafted"}.get(name, name))
-        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", color="white", rotation=90)  # inside: clear
+        spread = [(x, v, groups[g]["bars"][name][1]) for x, v, g in zip(at, values, xs) if groups[g]["bars"][name][1]]
+        if spread:                                  # of the error bars and paper ticks; ± std only where there are seeds
+            ax.errorbar([x for x, _, _ in spread], [v for _, v, _ in spread], yerr=[d for _, _, d in spread],
+                        fmt="none", ecolor="black", capsize=3, lw=1)
     for g, group in enumerate(groups):
         if group["paper"] is not None:
             ax.hlines(group["paper"], g - 1.5 * width, g + 1.5 * width, color="black", linestyle=":",
-                      label="paper" if g == min(i for i, x in enumerate(groups) if x["paper"] is not None) else None)
+                      label="paper (real data)" if g == min(i for i, x in enumerate(groups) if x["paper"] is not None)
+                      else None)
     ax.set_xticks(range(len(groups)), [g["label"] for g in groups], fontsize=7)
-    ax.set(ylabel="top-1 (%)", ylim=(0, 105), title="evaluations beside their baselines and the paper")
+    ax.set(ylabel="top-1 (%)", ylim=(0, 105), title=title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path

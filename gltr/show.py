@@ -19,6 +19,8 @@ from gltr.plots import pyplot
 
 WHAT = ("joints", "motion")
 FORMATS = (".png", ".gif", ".mp4")
+MAX_SIDE = 4096             # pixels per side: one 4096x4096 RGBA frame is 64 MB in memory
+MAX_FRAMES = 64             # panels on a .png contact sheet
 
 
 def read_sample(data: Path, sample_id: str) -> dict:
@@ -77,9 +79,17 @@ def draw_frame(ax, t: int, points, trajectory, present, bones, lims, title: str 
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.text(0.02, 0.02, f"frame {t + 1}/{len(points)}", transform=ax.transAxes, va="bottom", fontsize=8)
+    ax.text(0.02, 0.98, f"frame {t + 1}/{len(points)}", transform=ax.transAxes, va="top", fontsize=8)   # clear of the feet
     if title:
         ax.set_title(title, fontsize=8)
+
+
+def class_text(variant: Variant, label: int) -> str:
+    """The dataset's own action code beside the manifest's 0-based label: 'A050, label 49' (NTU),
+    'a08, label 6' (NW-UCLA, whose actions 7 and 10 do not exist)."""
+    from gltr.pipeline.names import UCLA_ACTIONS
+    code = f"a{UCLA_ACTIONS[label]:02d}" if variant.dataset == "nwucla" else f"A{label + 1:03d}"
+    return f"{code}, label {label}"
 
 
 def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: int = 8,
@@ -90,13 +100,14 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
         raise ValueError(f"--what must be one of {WHAT}, not {what!r}")
     if out.suffix.lower() not in FORMATS:
         raise ValueError(f"--out must end in one of {', '.join(FORMATS)}: {out}")
-    if min(size) < 64 or frames < 1:
-        raise ValueError("--size must be at least 64x64 pixels and --frames at least 1")
+    if min(size) < 64 or max(size) > MAX_SIDE or frames < 1 or frames > MAX_FRAMES:
+        raise ValueError(f"--size must be between 64x64 and {MAX_SIDE}x{MAX_SIDE} pixels and --frames between 1 "
+                         f"and {MAX_FRAMES}, not {size[0]}x{size[1]} and {frames}")
     sample = read_sample(data, sample_id)
     points, trajectory, present = drawable(sample, what)
     bones = sample["variant"].info.bones
     lims = limits(points, present, trajectory)
-    title = f"{sample_id} (class {sample['label'] + 1}), {what}"
+    title = f"{sample_id}: {class_text(sample['variant'], sample['label'])}, {what}"
     plt = pyplot()
     dpi = 100
     L = len(points)

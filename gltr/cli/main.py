@@ -23,7 +23,7 @@ from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig,
 from gltr.export.ctrgcn import FILES as CTRGCN_FILES, export_ctrgcn as run_ctrgcn
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
-from gltr.show import show as render_sample
+from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
@@ -513,9 +513,10 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
          what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
                                   + default(render_sample, "what")),
-         frames: int = typer.Option(None, min=1, help="frames on a .png contact sheet " + default(render_sample, "frames")),
-         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels [default: {}x{}]".format(
-             *signature(render_sample).parameters["size"].default))):
+         frames: int = typer.Option(None, min=1, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
+                                    + default(render_sample, "frames")),
+         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
+             MAX_SIDE, *signature(render_sample).parameters["size"].default))):
     """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
     try:
         dims = tuple(int(v) for v in size.lower().split("x")) if size else None

@@ -41,38 +41,42 @@ def grouped(rows: list[dict]) -> dict:
     return groups
 
 
-def paper_number(kind: str, dataset: str, benchmark: str, split: str) -> float | None:
-    return PAPER.get((kind, dataset, benchmark)) if split == "test" else None
+def paper_number(kind: str, dataset: str, benchmark: str, split: str, paper: bool = True) -> float | None:
+    """The paper's real-data figure for a test-split result; none for validation, or where `paper` is False
+    (results on synthetic data, such as the demo's, have no paper figure to stand beside)."""
+    return PAPER.get((kind, dataset, benchmark)) if split == "test" and paper else None
 
 
-def comparison(rows: list[dict]) -> str:
+def comparison(rows: list[dict], paper: bool = True) -> str:
     """One line per (evaluation, dataset, benchmark, split, protocol): pretrained | random | hand-crafted | paper."""
     lines = ["| evaluation | dataset | benchmark | split | protocol | pretrained | random init | hand-crafted | paper |",
              "|---|---|---|---|---|---|---|---|---|"]
     for (kind, dataset, benchmark, split, protocol), by in grouped(rows).items():
         cells = [" / ".join(map(top1_text, by.get(e, []))) or "–" for e in ("pretrained", "random", "handcrafted")]
-        paper = paper_number(kind, dataset, benchmark, split)
+        number = paper_number(kind, dataset, benchmark, split, paper)
         lines.append(f"| {kind} | {dataset} | {benchmark} | {split} | {protocol} | {' | '.join(cells)} | "
-                     f"{paper if paper is not None else '–'} |")
+                     f"{number if number is not None else '–'} |")
     return "\n".join(lines) + "\n"
 
 
-def markdown(rows: list[dict]) -> str:
-    """The comparison, then every result with its run, top-5 and checkpoint."""
-    lines = [comparison(rows),
+def markdown(rows: list[dict], paper: bool = True) -> str:
+    """The comparison, then every result with its run, top-5 and checkpoint. `paper=False`: synthetic data."""
+    lines = [comparison(rows, paper),
              "| run | evaluation | dataset | benchmark | split | protocol | encoder | top-1 | top-5 | paper top-1 | checkpoint |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         split = r.get("split", "test")
         top5 = f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
-        paper = paper_number(r["kind"], r["dataset"], r["benchmark"], split)
+        number = paper_number(r["kind"], r["dataset"], r["benchmark"], split, paper)
         ckpt = str(r.get("checkpoint_sha256") or "")[:12] if encoder_of(r) == "pretrained" else "–"
         lines.append(f"| {r['run']} | {r['kind']} | {r['dataset']} | {r['benchmark']} | {split} | {r['protocol']} | "
-                     f"{encoder_of(r)} | {top1_text(r)} | {top5} | {paper if paper is not None else '–'} | {ckpt} |")
+                     f"{encoder_of(r)} | {top1_text(r)} | {top5} | {number if number is not None else '–'} | {ckpt} |")
+    if not paper:
+        lines.append("\nSynthetic data: the paper's figures are for real datasets, so none is shown.")
     return "\n".join(lines) + "\n"
 
 
-def figures(rows: list[dict], runs: list[Path], folder: Path) -> list[Path]:
+def figures(rows: list[dict], runs: list[Path], folder: Path, paper: bool = True) -> list[Path]:
     """<folder>/accuracy.png (every comparison line as bars, the paper as a tick) and, per run with a
     metrics.jsonl, <folder>/loss-<run>.png (the pretraining loss and its per-interval, per-head terms)."""
     from gltr import plots
@@ -82,8 +86,10 @@ def figures(rows: list[dict], runs: list[Path], folder: Path) -> list[Path]:
         for j in range(max(map(len, by.values()))):                 # several runs of one encoder: one group each
             bars = {e: (results[j]["top1"], results[j].get("top1_std")) for e, results in by.items() if j < len(results)}
             label = f"{kind} {dataset}\n{benchmark} {split}" + (f" ({j + 1})" if j else "")
-            groups.append({"label": label, "bars": bars, "paper": paper_number(kind, dataset, benchmark, split)})
-    paths = [plots.accuracy_bars(groups, folder / "accuracy.png")] if groups else []
+            groups.append({"label": label, "bars": bars, "paper": paper_number(kind, dataset, benchmark, split, paper)})
+    title = ("evaluations beside their baselines and the paper" if paper else
+             "evaluations beside their baselines (synthetic data: no paper figure)")
+    paths = [plots.accuracy_bars(groups, folder / "accuracy.png", title)] if groups else []
     for run in runs:
         metrics = Path(run) / "metrics.jsonl"
         if metrics.exists() and metrics.stat().st_size:
