@@ -20,7 +20,7 @@ CKPT    ?= $(RUN)/checkpoints/latest.pt
 PERCENT ?= 5
 SEEDS   ?= 0 1 2 3 4
 REAL    ?= ../shared/data
-# the real-data evidence run (README): NW-UCLA, small() preset, lr chosen on the validation split
+# the real-data evidence run (docs/results.md): NW-UCLA, small() preset, lr chosen on the validation split
 EV_DATA ?= data/nwucla
 EV_RUN  ?= runs/nwucla-small
 EV_OUT  ?= runs/evidence
@@ -28,7 +28,7 @@ EV_EPOCHS ?= 50
 EV_LR   ?= 5e-4
 EV_SEMI ?=
 
-.PHONY: setup test fulltest demo prepare manifests pretrain linear knn semi report evidence bench gpu-evidence gpu-evidence-inputs clean
+.PHONY: setup test fulltest docs fuzz demo prepare manifests pretrain linear knn semi report evidence bench gpu-evidence gpu-evidence-inputs clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ test: setup
 
 fulltest: setup
 	$(BIN)/pytest -q -m "slow or not slow"
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 prepare: setup
 	$(BIN)/gltr prepare $(DATASET) --raw $(RAW) --out $(DATA) --workers $(WORKERS)
@@ -77,7 +80,12 @@ demo: setup
 bench: setup
 	$(BIN)/python -m gltr.bench --out bench
 
-# The GPU run (README, "GPU evidence"): inputs are made here, the run happens on the device with
+# property-based fuzzing at scale: 4 input kinds x FUZZ_EXAMPLES -> bench/fuzz.json (make test runs a bounded version)
+FUZZ_EXAMPLES ?= 2500
+fuzz: setup
+	$(BIN)/python -m gltr.bench.fuzz --out bench --examples $(FUZZ_EXAMPLES)
+
+# The GPU run (docs/benchmarks.md, "GPU evidence"): inputs are made here, the run happens on the device with
 # its own python (PY=python3); QUICK=1 runs the same script at tiny sizes on any machine.
 OUT ?= bench
 PY  ?= $(BIN)/python
@@ -95,4 +103,4 @@ gpu-evidence: $(if $(filter $(BIN)/python,$(PY)),setup)
 		$(if $(QUICK),--quick) 2>&1 | tee $(OUT)/gpu-evidence.log
 
 clean:
-	rm -rf demo bench runs .pytest_cache
+	rm -rf demo bench runs site .pytest_cache

@@ -3,7 +3,7 @@
 Imports only torch, numpy and webdataset (never gltr): it reads the prepared dataset exactly as any
 other model would, through the shard index JSON and stock `webdataset`.
 
-    python examples/stgcn_nwucla.py --data data/nwucla --out runs/stgcn                    # the README's run
+    python examples/stgcn_nwucla.py --data data/nwucla --out runs/stgcn                    # the run in docs/exports.md
     python examples/stgcn_nwucla.py --data data/nwucla --epochs 1 --width 4 --out /tmp/x   # a smoke run
 
 Input: the prepared `motion.npy` (local joint positions around the body centre, the trajectory in

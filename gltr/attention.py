@@ -87,16 +87,21 @@ def encoder_attention(model, loader: ShardLoader, samples: int, frames: int, dev
     return stats.result()
 
 
+MAX_BATCH = 64          # sequences per forward pass: ~6 GB of attention maps for ntu() at T = 300
+
+
 def analyse(cfg: AttentionConfig, log=print) -> dict:
     """Attention statistics of every checkpoint on the same sequences; <out>/attention.json and figures."""
     from gltr.plots import attention_figures
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.samples < 1 or cfg.frames < 1:
-        raise ValueError("--samples and --frames must be at least 1")
+    if cfg.samples < 1 or cfg.frames < 1 or not 1 <= cfg.batch_size <= MAX_BATCH:
+        raise ValueError(f"--samples and --frames must be at least 1 and --batch-size between 1 and {MAX_BATCH}")
     out = Path(cfg.out)
     results = []
     for ckpt in cfg.checkpoints:
         model, meta = load_encoder(Path(ckpt), device)
+        if cfg.frames > model.cfg.t_max:                   # the temporal map is frames x frames per head: bounded
+            raise ValueError(f"--frames {cfg.frames} exceeds the model's T_max {model.cfg.t_max} (the longest clip)")
         loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(batch_size=cfg.batch_size,
                                                                              workers=cfg.workers, shuffle=False))
         check_compatible(meta, loader.index)

@@ -3,7 +3,7 @@ every prepared dataset. Torch-free: the pipeline, training, the command line and
 read it.
 
 Adding a dataset: a `DatasetInfo` row in `DATASETS`, its split rule in data_manifests/splits.json,
-and, if its raw files are in a new format, a reader in gltr/pipeline/sample.py (README, "Contributing").
+and, if its raw files are in a new format, a reader in gltr/pipeline/sample.py (docs/contributing.md).
 """
 from dataclasses import asdict, dataclass, fields
 

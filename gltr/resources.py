@@ -1,17 +1,17 @@
-"""The process's CPU policy, set once at start-up: how many threads torch computes with, and how
-OpenMP waits.
+"""The process's CPU policy: how many threads torch computes with, chosen at start-up from the CPUs that
+are idle, and re-chosen while training from the CPUs that other processes use.
 
-Measured on a 2-core machine (pretraining tiny(), 60 steps, 2 loader workers, `make bench`'s
-`threads` entry): torch's default (one intra-op thread per core, OpenMP threads spinning while they
-wait) runs ~3x slower beside two CPU-burning neighbours, because a spinning thread burns the time
-slice its partner needs to reach the barrier. One thread per *idle* core and passive waiting keeps
-the slow-down near the fair share. So:
+Measured on a 2-core machine (the demo's pretraining, tiny(), 200 steps; `make bench`'s `threads` entry):
+torch's default of one intra-op thread per core slows down ~5x beside two CPU-burning neighbours
+(OpenMP threads wait for a partner that the scheduler has put aside), where one thread slows down ~1.8x,
+the fair share. Idle, two threads are 1.3x faster than one. Passive OpenMP waiting would also avoid the
+collapse, but costs 1.75x on an idle machine (every small op wakes sleeping threads), so it is not used.
 
-    threads = the CPUs this process may use (affinity, cgroup quota), minus those busy right now
-              (sampled from /proc/stat over 0.2 s), at least 1
-    OMP_WAIT_POLICY = PASSIVE   (unless the user set it)
+    threads = the CPUs this process may use (affinity, cgroup quota), minus those other processes keep
+              busy (sampled from /proc/stat over 0.2 s at start; while training, `adjust()` re-measures
+              over the time since its last call, this process's own CPU time taken out), at least 1
 
-`--threads N` or GLTR_THREADS=N overrides the count. `policy()` is what a run records in its JSON.
+`--threads N` or GLTR_THREADS=N fixes the count (no re-choosing). `policy()` is what a run records.
 """
 import math
 import os
@@ -66,7 +66,6 @@ def choose_threads(usable: int, busy: float) -> int:
 def apply(threads: int | None = None) -> dict:
     """Set the policy for this process (call once, before torch does work); returns what was set.
     `threads` (or GLTR_THREADS) fixes the count; otherwise it is chosen from the idle CPUs."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")     # read by OpenMP when torch loads it
     usable = usable_cpus()
     env = os.environ.get("GLTR_THREADS")
     if threads is None and env:
@@ -86,8 +85,39 @@ def apply(threads: int | None = None) -> dict:
     torch.set_num_threads(threads)
     _POLICY.clear()
     _POLICY.update({"threads": threads, "usable_cpus": usable, "busy_cpus_at_start": None if busy is None else round(busy, 2),
-                    "source": source, "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]})
+                    "source": source, "changes": 0})
+    _LAST.clear()
     return dict(_POLICY)
+
+
+_LAST: dict = {}
+MIN_WINDOW_S = 2.0           # adjust() measures over at least this long
+
+
+def adjust() -> int:
+    """Re-choose the thread count from the CPUs other processes used since the last call (this process's
+    own CPU time taken out; its loader workers count as others); only when `apply` chose it. Cheap: one
+    read of /proc/stat. Returns the thread count in force."""
+    import torch
+    if _POLICY.get("source") != "idle CPUs":
+        return torch.get_num_threads()
+    cpus = os.sched_getaffinity(0)
+    try:
+        busy, total = _cpu_times(cpus)
+    except (OSError, ValueError):
+        return torch.get_num_threads()
+    own, now = sum(os.times()[:2]), time.monotonic()
+    if _LAST and now - _LAST["at"] >= MIN_WINDOW_S and total > _LAST["total"]:
+        tick = os.sysconf("SC_CLK_TCK")
+        others = len(cpus) * max(0.0, (busy - _LAST["busy"]) - (own - _LAST["own"]) * tick) / (total - _LAST["total"])
+        threads = choose_threads(_POLICY["usable_cpus"], others)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            _POLICY["changes"] += 1
+        _POLICY["threads"] = threads
+    if not _LAST or now - _LAST["at"] >= MIN_WINDOW_S:
+        _LAST.update(busy=busy, total=total, own=own, at=now)
+    return torch.get_num_threads()
 
 
 def policy() -> dict:
@@ -96,4 +126,4 @@ def policy() -> dict:
         return dict(_POLICY)
     import torch
     return {"threads": torch.get_num_threads(), "usable_cpus": usable_cpus(), "busy_cpus_at_start": None,
-            "source": "torch default", "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+            "source": "torch default", "changes": 0}

@@ -41,3 +41,13 @@ def ucla_prepared(real, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared") / "nwucla"
     prepare("nwucla", real / "nw_ucla", out, workers=2, log=lambda line: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synth_ntu_prepared, tmp_path_factory) -> Path:
+    """A one-epoch tiny() pretraining run on the synthetic NTU set (its checkpoints/latest.pt)."""
+    from gltr.train.pretrain import PretrainConfig, train
+    out = tmp_path_factory.mktemp("tiny_run")
+    train(PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(out), preset="tiny", epochs=1,
+                         batch_size=8, lr=1e-3, workers=0))
+    return out

@@ -7,16 +7,7 @@ import pytest
 import torch
 
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, knn_predict, linear_eval
-from gltr.train.pretrain import PretrainConfig, train
 from gltr.train.report import collect, markdown
-
-
-@pytest.fixture(scope="module")
-def tiny_run(synth_ntu_prepared, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny_run")
-    train(PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(out), preset="tiny", epochs=1,
-                         batch_size=8, lr=1e-3, workers=0))
-    return out
 
 
 def test_cached_and_reference_protocols_agree_without_augmentation_and_dropout(synth_ntu_prepared, tiny_run):

@@ -101,21 +101,6 @@ def test_file_names_are_printed_as_they_are_never_as_markup(tmp_path):
     assert "[red]out" in result.stdout + result.stderr
 
 
-def test_the_readme_stock_library_snippet_runs_as_written(synth_ntu_prepared, tmp_path):
-    import re
-    import subprocess
-    import sys
-    from pathlib import Path
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = re.search(r"Reading it needs no gltr.*?```python\n(.*?)```", readme, re.S).group(1)
-    assert 'root = "data/ntu120"' in snippet and "import gltr" not in snippet
-    script = snippet.replace('root = "data/ntu120"', f"root = {str(synth_ntu_prepared)!r}") + \
-        "\nprint(len(manifest['sample_id']), motion0.shape, x.shape[1:], y)\n"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.startswith("60 (")
-
-
 def test_prepare_never_replaces_what_it_did_not_make(tmp_path):
     import fcntl
     raw = tmp_path / "raw"

@@ -76,7 +76,8 @@ def test_batch_sizes_cover_the_count():
 def test_epoch_shards_and_split_by_worker():
     from gltr.train.data import epoch_shards, split_by_worker
     index = {"data": "http://host/d", "benchmark": "xsub",
-             "shards": [{"name": f"train-{i:06d}.tar", "num_samples": n, "sha256": str(i)} for i, n in enumerate((3, 5, 2))]}
+             "shards": [{"name": f"train-{i:06d}.tar", "num_samples": n, "sha256": str(i), "bytes": 4096 * n}
+                        for i, n in enumerate((3, 5, 2))]}
     plain = epoch_shards(index, seed=0, epoch=0, shuffle=False)
     assert [(s["url"], s["start"], s["sha256"]) for s in plain] == [
         ("http://host/d/shards/xsub/train-000000.tar", 0, "0"), ("http://host/d/shards/xsub/train-000001.tar", 3, "1"),
@@ -90,16 +91,18 @@ def test_epoch_shards_and_split_by_worker():
     assert list(split_by_worker(list(range(7)), 1, 3)) == [1, 4]
 
 
-def test_checked_numbered_split_by_node_and_as_sample():
+def test_opened_numbered_split_by_node_and_as_sample(tmp_path):
     import hashlib
-    import io
     import numpy as np
-    from gltr.train.data import as_sample, checked, numbered, split_by_node
+    from gltr.train.data import as_sample, numbered, opened, split_by_node
     good = b"some shard bytes"
-    out = list(checked([{"url": "a.tar", "stream": io.BytesIO(good), "sha256": hashlib.sha256(good).hexdigest()}]))
-    assert out[0]["stream"].read() == good
-    with pytest.raises(ValueError, match="b.tar: sha256 differs from its index"):
-        list(checked([{"url": "b.tar", "stream": io.BytesIO(good), "sha256": "0" * 64}]))
+    (tmp_path / "a.tar").write_bytes(good)
+    shard = {"url": str(tmp_path / "a.tar"), "sha256": hashlib.sha256(good).hexdigest(), "bytes": len(good)}
+    assert next(opened([shard]))["stream"].read() == good
+    with pytest.raises(ValueError, match="a.tar: its size or sha256 differs from its index"):
+        list(opened([{**shard, "sha256": "0" * 64}]))
+    with pytest.raises(ValueError, match="a.tar: longer than the 5 bytes expected"):      # read no further than that
+        list(opened([{**shard, "bytes": 5}]))
     samples = [{"__url__": u, "__key__": k} for u, k in (("s1", "a"), ("s1", "b"), ("s0", "c"), ("s0", "d"), ("s0", "e"))]
     assert [i for i, _ in numbered(samples, {"s0": 0, "s1": 3})] == [3, 4, 0, 1, 2]
     assert [s["__key__"] for s in split_by_node(numbered(samples, {"s0": 0, "s1": 3}), 1, 2)] == ["a", "d"]

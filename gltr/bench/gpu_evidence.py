@@ -1,7 +1,7 @@
 """`make gpu-evidence`: the GPU measurements, in one call on a lent device (at most ~9 minutes).
 
     make gpu-evidence-inputs                      # here: prepared NW-UCLA, real NTU lengths, wheels -> .gpu/
-    make gpu-evidence PY=python3 OUT=$OUT         # there (see README, "GPU evidence"), or here with QUICK=1
+    make gpu-evidence PY=python3 OUT=$OUT         # there (see docs/benchmarks.md, "GPU evidence"), or here with QUICK=1
 
 1. throughput: `ntu()` forward+backward on batches of real NTU lengths, bf16 + length bucketing
    (T padded up to a multiple of 16) vs fp32 padded to 300: samples/s, achieved TFLOP/s and the

@@ -5,8 +5,12 @@
     gltr inspect data/demo
     gltr verify data/demo
 """
+import functools
 import json
+import os
 import sys
+import tarfile
+import zipfile
 from enum import Enum
 from dataclasses import replace
 from inspect import signature
@@ -14,21 +18,32 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
-from gltr.export.ctrgcn import FILES as CTRGCN_FILES, export_ctrgcn as run_ctrgcn
+from gltr.export.ctrgcn import export_ctrgcn as run_ctrgcn
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
+from gltr.safety import shown
 from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
-console = Console(stderr=True, soft_wrap=True)  # one line per problem, never wrapped
-out_console = Console(soft_wrap=True)
+# markup off: no string is ever parsed as markup; say()/tell() print every string through safety.shown
+console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)   # one line per problem, never wrapped
+out_console = Console(soft_wrap=True, markup=False, highlight=False)
+
+
+def say(*parts, style: str | None = None, end: str = "\n") -> None:
+    """Print to stdout; strings literally (control characters replaced), rich objects (tables) as they are."""
+    out_console.print(*(shown(p, style) if isinstance(p, str) else p for p in parts), end=end)
+
+
+def tell(*parts, style: str | None = None) -> None:
+    """The same on stderr (progress, warnings, errors)."""
+    console.print(*(shown(p, style) if isinstance(p, str) else p for p in parts))
 
 
 class Dataset(str, Enum):
@@ -119,21 +134,87 @@ COMPUTE = {"pretrain", "linear", "knn", "semi", "attention", "evidence", "demo"}
 def start(ctx: typer.Context,
           threads: int = typer.Option(None, min=1, envvar="GLTR_THREADS",
                                       help="torch threads for training and evaluation [default: one per CPU idle at "
-                                           "start, of those this process may use]")):
+                                           "start, of those this process may use]"),
+          debug: bool = typer.Option(False, "--debug", help="on an error, show the Python traceback (also "
+                                     "GLTR_DEBUG=1) instead of one line")):
     """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
     from gltr import resources
+    DEBUG["on"] = debug or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
     if ctx.invoked_subcommand in COMPUTE:
         resources.apply(threads)
 
 
 def fail(message: str, code: int = 2):
-    if "Original Traceback" in message:               # re-raised from a DataLoader worker: its last line says it
-        message = message.strip().splitlines()[-1]
-    console.print(f"[red]error:[/red] {escape(message)}")     # user strings (file names) are never markup
+    """A user error found by the command line itself: one line, exit `code`."""
+    tell(shown("error: ", "red") + shown(message))
     raise typer.Exit(code)
 
 
-@app.command()
+# ----------------------------------------------------------------------------- the one error handler
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+               PermissionError)                                           # exit 2: fix the input and run again
+RUN_ERRORS = (OSError, RuntimeError, FloatingPointError, tarfile.TarError, zipfile.BadZipFile, EOFError,
+              MemoryError)                                                # exit 1: the work failed
+
+
+def describe(e: BaseException) -> str:
+    """One line saying what failed and why: `<what>: <why>`."""
+    text = str(e).strip()
+    if "Original Traceback" in text:                 # re-raised from a DataLoader worker: its last line says it
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    if isinstance(e, OSError) and e.filename is not None:
+        why = e.strerror or text
+        text = f"{e.filename}: {why}" + (f" (-> {e.filename2})" if e.filename2 else "")
+        if e.errno == 28:
+            text += ": the disk is full"
+    elif isinstance(e, MemoryError):
+        text = "out of memory" + (f": {text}" if text else "")
+    elif isinstance(e, tarfile.TarError):
+        text = f"not a readable tar file: {text}"
+    elif isinstance(e, zipfile.BadZipFile):
+        text = f"not a readable zip/npz file: {text}"
+    elif isinstance(e, json.JSONDecodeError):
+        text = f"not valid JSON: {text}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines) if lines else type(e).__name__
+
+
+DEBUG = {"on": False}       # set by --debug / GLTR_DEBUG in the callback, before any command runs
+
+
+def error_line(e: BaseException) -> tuple[str, int]:
+    """(the one line, the exit status) for an exception that ended a command."""
+    if isinstance(e, USER_ERRORS):
+        return describe(e), 2
+    if isinstance(e, RUN_ERRORS):
+        return describe(e), 1
+    return (f"internal error ({type(e).__name__}: {describe(e)}); please report it with the output of the same "
+            f"command run with --debug"), 3
+
+
+def command(name: str | None = None, group=None):
+    """Register a command of `group` (default: the app) whose every error ends as one line `error: <what>: <why>`,
+    exit 2 (bad input or options), 1 (the work failed) or 3 (a bug); --debug or GLTR_DEBUG=1 shows the
+    traceback instead. This is the command line's one error handler."""
+    def register(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, typer.Abort, typer.BadParameter):
+                raise
+            except Exception as e:
+                if DEBUG["on"]:
+                    raise
+                line, code = error_line(e)
+                tell(shown("error: ", "red") + shown(line))
+                raise typer.Exit(code) from None
+        return (group or app).command(name)(run)
+    return register
+
+
+@command()
 def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw files are (format, classes, splits)"),
             raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
             out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
@@ -146,10 +227,7 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
     from gltr.pipeline.prepare import check_output, exit_status
     out = out or Path("data") / dataset.value
-    try:
-        check_output(raw, out, overwrite)                  # refuse before drawing a progress bar
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    check_output(raw, out, overwrite)                  # refuse before drawing a progress bar
     columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(dataset.value, total=None)
@@ -158,42 +236,46 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
             bar.update(task, advance=advance, total=total)
 
         def log(line):
-            bar.console.print(f"[yellow]skipped[/yellow] {escape(line)}", highlight=False)
+            bar.console.print(shown("skipped ", "yellow") + shown(line))
         try:
             report = run_prepare(dataset.value, raw, out, overwrite=overwrite, log=log, progress=progress,
                                  **given(workers=workers, bodies=bodies and bodies.value, rotation=rotation and rotation.value,
                                          shard_size=shard_size))
-        except (FileExistsError, FileNotFoundError, ValueError) as e:
-            fail(str(e))
         except KeyboardInterrupt:
             fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)
-    table = Table(title=escape(f"prepared {dataset.value} -> {out}"))
+    table = Table(title=shown(f"prepared {dataset.value} -> {out}"))
     table.add_column("what")
     table.add_column("count", justify="right")
     for k, v in report["counts"].items():
         table.add_row(k.replace("_", " "), f"{v:,}")
+    empty = []
     for b, s in report["splits"].items():
-        table.add_row(f"{b} train / test", f"{s['train']:,} / {s['test']:,}")
+        table.add_row(f"{b} train / test", f"{s['train']:,} / {s['test']:,}"
+                      + "".join(f"  (EMPTY {split})" for split in ("train", "test") if not s[split]))
+        empty += [f"{b}/{split}" for split in ("train", "test") if not s[split]]
     table.add_row("files/s", f"{report['run']['files_per_s']:,}")
-    out_console.print(table)
+    say(table)
+    for name in empty:
+        tell(shown("warning: ", "yellow") + shown(f"split {name} holds no sample: every trainer and evaluation "
+                                                   f"refuses it; were files of that split among the raw files?"))
     if report["counts"]["failed"]:
-        console.print(f"[red]{report['counts']['failed']} file(s) failed[/red]: see {escape(str(out / 'prepare.json'))}")
+        tell(shown(f"{report['counts']['failed']} file(s) failed", "red") + shown(f": see {out / 'prepare.json'}"))
     raise typer.Exit(exit_status(report))
 
 
-@app.command()
+@command()
 def verify(path: Path = typer.Argument(..., help="prepared dataset folder")):
     """Re-check the sha256 of every file of a prepared dataset."""
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
     for p in problems:
-        console.print(f"[red]corrupt[/red] {escape(str(path))}/{escape(p)}", highlight=False)
+        tell(shown("corrupt ", "red") + shown(f"{path}/{p}"))
     if problems:
         raise typer.Exit(1)
-    out_console.print(f"{path}: all files match prepare.json")
+    say(f"{path}: all files match prepare.json")
 
 
-@app.command()
+@command()
 def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")):
     """Counts per split and class, a length histogram and the variant of a prepared dataset."""
     from gltr.pipeline.inspect import summarize
@@ -204,15 +286,15 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
         out_console.print_json(json.dumps(s))
         return
     v = s["variant"]
-    out_console.print(f"[bold]{s['dataset']}[/bold]  bodies={v['bodies']} rotation={v['rotation']} "
-                      f"centre={v['centre_joint']} intervals={v['intervals']} t_max={v['t_max']}")
+    say(shown(s['dataset'], "bold") + shown(f"  bodies={v['bodies']} rotation={v['rotation']} "
+                      f"centre={v['centre_joint']} intervals={v['intervals']} t_max={v['t_max']}"))
     t = Table(title="samples per split and class")
     t.add_column("split")
     t.add_column("total", justify="right")
     t.add_column("per class (label 0, 1, ...)")
     for name, counts in s["per_class"].items():
         t.add_row(name, str(sum(counts)), " ".join(map(str, counts)))
-    out_console.print(t)
+    say(t)
     h = Table(title=f"length (frames): min {s['length']['min']}, mean {s['length']['mean']:.1f}, max {s['length']['max']}")
     h.add_column("frames")
     h.add_column("samples", justify="right")
@@ -220,10 +302,10 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
     peak = max([b["count"] for b in s["length"]["histogram"]] + [1])
     for b in s["length"]["histogram"]:
         h.add_row(f"{b['from']}-{b['to']}", str(b["count"]), "█" * round(30 * b["count"] / peak))
-    out_console.print(h)
+    say(h)
 
 
-@app.command()
+@command()
 def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton or NW-UCLA JSON"),
           out: Path = typer.Option(..., help="folder to write the raw files into"),
           samples: int = typer.Option(200, min=1, help="number of raw files"),
@@ -236,20 +318,20 @@ def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .sk
         paths = write(out, samples, seed, **given(classes=classes))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--classes")
-    out_console.print(f"wrote {len(paths)} {kind.value} files to {out}")
+    say(f"wrote {len(paths)} {kind.value} files to {out}")
 
 
-@app.command()
+@command()
 def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/")):
     """Regenerate the semi-supervised and validation sample lists in data_manifests/ (deterministic)."""
     from gltr.pipeline.sample_lists import generate, generate_validation
     index = generate(data)
     validation = generate_validation(data)
-    out_console.print(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
+    say(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
                       f"{len(validation)} under data_manifests/validation/")
 
 
-@app.command()
+@command()
 def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth"),
           frames: int = typer.Option(None, min=1, help="sequence length for GFLOPs [default: the preset's T_max]"),
           as_json: bool = typer.Option(False, "--json", help="print JSON instead of a sentence")):
@@ -264,12 +346,12 @@ def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth
     if as_json:
         out_console.print_json(json.dumps(info))
         return
-    out_console.print(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
+    say(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
                       f"total {info['total']:,}; encoder forward {info['forward_gflops_per_sequence']:.1f} GFLOPs "
                       f"per sequence of {frames} frames")
 
 
-@app.command()
+@command()
 def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
@@ -303,19 +385,16 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         steps = tuple(int(n) for n in intervals.split(",")) if intervals else None
     except ValueError:
         fail(f"--intervals must be comma-separated integers, not {intervals!r}")
-    try:
-        summary = train(PretrainConfig(data=str(data), benchmark=benchmark, **given(
-            out=out and str(out), preset=preset and preset.value, pos_init=pos_init and pos_init.value, intervals=steps,
-            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
-            precision=precision and precision.value, compile=compile, trajectory_weight_all=trajectory_weight_all,
-            augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
-            time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
-    except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as e:
-        fail(str(e))
-    out_console.print(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
+    summary = train(PretrainConfig(data=str(data), benchmark=benchmark, **given(
+        out=out and str(out), preset=preset and preset.value, pos_init=pos_init and pos_init.value, intervals=steps,
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
+        precision=precision and precision.value, compile=compile, trajectory_weight_all=trajectory_weight_all,
+        augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
+        time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
+    say(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
     sizes = summary["checkpoint_bytes"]
-    out_console.print(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
+    say(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
                       + ", ".join(f"{n} {b / 1e6:,.1f} MB" for n, b in sizes.items())
                       + "); latest.pt keeps the optimiser state for --resume, epoch-NNNN.pt the weights only")
 
@@ -331,7 +410,7 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
         fail(f"{chosen[0]} needs --out (there is no checkpoint run folder)")
 
 
-@app.command()
+@command()
 def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
            epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
@@ -354,24 +433,21 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
     from gltr.train.evaluate import linear_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
-    try:
-        cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
-            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
-            protocol=protocol and protocol.value,
-            augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
-            workers=workers, out=out and str(out)))
-        if random_init:
-            cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
-        r = linear_eval(cfg)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+        checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
+        protocol=protocol and protocol.value,
+        augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
+        workers=workers, out=out and str(out)))
+    if random_init:
+        cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
+    r = linear_eval(cfg)
     best = r["best_epoch_on_test_set"]
-    out_console.print(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
+    say(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
                       f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   \\[best epoch on the {r['split']} set, not a result: "
                       f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
 
-@app.command()
+@command()
 def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
         k: int = typer.Option(None, min=1, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
@@ -385,17 +461,14 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
     """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
     from gltr.train.evaluate import knn_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
-    try:
-        r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
-            checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
-            random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
-    out_console.print(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): "
+    r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+        checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
+        random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
+    say(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): "
                       f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
 
 
-@app.command()
+@command()
 def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
          benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
          percent: int = typer.Option(..., help="1, 5 or 10"),
@@ -413,25 +486,22 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
     from gltr.train.semi import semi_eval, summarize_seeds
     eval_target(checkpoint, random_init, out)
     results = []
-    try:
-        for s in seed:
-            cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(
-                checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                workers=workers, out=out and str(out),
-                random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
-            r = semi_eval(cfg)
-            out_console.print(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
-                              f"({r['train_samples']} labelled samples)")
-            results.append(r)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    for s in seed:
+        cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+            workers=workers, out=out and str(out),
+            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        r = semi_eval(cfg)
+        say(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
+                          f"({r['train_samples']} labelled samples)")
+        results.append(r)
     if len(results) > 1:
         m = summarize_seeds(results, run_folder(cfg))
-        out_console.print(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
+        say(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
                           f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
 
 
-@app.command()
+@command()
 def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eval/*.json)"),
            out: Path = typer.Option(None, help="also write the table to this file (figures go beside it)"),
            figures: bool = typer.Option(True, help="write accuracy.png and loss-<run>.png [beside --out, else in the first run]")):
@@ -444,13 +514,13 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
-    print(table, end="")
+    say(table, end="")
     if figures:
         written = report_figures(rows, runs, out.parent if out else runs[0])
-        out_console.print("figures: " + ", ".join(map(str, written)))
+        say("figures: " + ", ".join(map(str, written)))
 
 
-@app.command()
+@command()
 def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
              out: Path = typer.Option(None, help="folder for evidence.json, report.md and the figures "
@@ -468,27 +538,25 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
         out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
         workers=workers, semi_runs=semi_runs))
     out = Path(cfg.out)
-    try:
-        summary = run_evidence(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    summary = run_evidence(cfg, log=lambda line: tell(line))
     for split in ("test", "validation"):
         for kind in ("linear", "knn"):
             r = summary[split][kind]
-            out_console.print(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
+            say(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
                               f"hand-crafted {r['handcrafted']:.1f}")
     if cfg.semi_seeds:
-        out_console.print(semi_text(summary))
-    out_console.print(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
+        say(semi_text(summary))
+    say(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
                       f"{out / 'accuracy.png'}")
 
 
-@app.command()
+@command()
 def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
               data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
               samples: int = typer.Option(None, min=1, help="test sequences " + default(AttentionConfig, "samples")),
-              frames: int = typer.Option(None, min=1, help="temporal-map frames " + default(AttentionConfig, "frames")),
-              batch_size: int = typer.Option(None, min=1, help="sequences per forward pass (bounds memory) "
+              frames: int = typer.Option(None, min=1, help="temporal-map frames, at most the model's T_max "
+                                         + default(AttentionConfig, "frames")),
+              batch_size: int = typer.Option(None, min=1, max=64, help="sequences per forward pass (bounds memory) "
                                              + default(AttentionConfig, "batch_size")),
               workers: int = typer.Option(None, min=0, help="loader processes " + default(AttentionConfig, "workers")),
               out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
@@ -497,17 +565,14 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
     cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
                           **given(samples=samples, frames=frames, batch_size=batch_size, workers=workers,
                                   out=str(out) if out else None))
-    try:
-        summary = analyse(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    summary = analyse(cfg, log=lambda line: tell(line))
     for e in summary["encoders"]:
-        out_console.print(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
+        say(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
                           f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
-    out_console.print(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
+    say(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
 
 
-@app.command()
+@command()
 def show(data: Path = typer.Argument(..., help="prepared dataset"),
          sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
@@ -524,11 +589,8 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"),
             raise ValueError
     except ValueError:
         fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
-    try:
-        path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        fail(str(e))
-    out_console.print(f"-> {path}")
+    path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
+    say(f"-> {path}")
 
 
 export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -536,42 +598,31 @@ export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 app.add_typer(export_app, name="export")
 
 
-@export_app.command("pyskl")
+@command("pyskl", group=export_app)
 def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
                  out: Path = typer.Option(..., help="the annotation file to write, e.g. ntu120_3danno.pkl"),
-                 overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out")):
+                 overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out that gltr exported")):
     """pyskl / mmaction2 3D skeleton annotations (split + annotations, keypoint [M, T, V, 3]) in one pickle."""
     from gltr.export.pyskl import export_pyskl as run_export
-    if out.exists() and not overwrite:
-        fail(f"{out} exists; pass --overwrite to replace it")
-    try:
-        r = run_export(data, out)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
-    out_console.print(f"{r['samples']:,} samples -> {r['file']} ({r['bytes'] / 1e6:.1f} MB); splits: "
+    r = run_export(data, out, overwrite=overwrite)
+    say(f"{r['samples']:,} samples -> {r['file']} ({r['bytes'] / 1e6:.1f} MB); splits: "
                       + ", ".join(f"{k} {v:,}" for k, v in r["splits"].items()))
 
 
-@export_app.command("ctrgcn")
+@command("ctrgcn", group=export_app)
 def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (ntu60 or ntu120)"),
                   out: Path = typer.Option(..., help="folder for NTU60_CS.npz / NTU60_CV.npz or NTU120_CSub.npz / NTU120_CSet.npz"),
                   raw: Path = typer.Option(None, help="the raw files [default: the folder prepare read, from prepare.json]"),
                   workers: int = typer.Option(None, min=1, help="processes parsing raw files " + default(run_ctrgcn, "workers")),
-                  overwrite: bool = typer.Option(False, "--overwrite", help="replace existing .npz files in --out")):
+                  overwrite: bool = typer.Option(False, "--overwrite", help="replace .npz files in --out that gltr exported")):
     """CTR-GCN's .npz files (x float32 [N, T, 150], y one-hot), from the raw files with CTR-GCN's denoising."""
-    existing = [n for n in CTRGCN_FILES.values() if (out / n).exists()]
-    if existing and not overwrite:
-        fail(f"{out} already holds {', '.join(existing)}; pass --overwrite to replace")
-    try:
-        written = run_ctrgcn(data, out, raw, **given(workers=workers),
-                             log=lambda line: console.print(line, highlight=False, markup=False))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    written = run_ctrgcn(data, out, raw, overwrite=overwrite, **given(workers=workers),
+                         log=lambda line: tell(line))
     for name, r in written.items():
-        out_console.print(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
+        say(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
 
 
-@app.command()
+@command()
 def demo(out: Path = typer.Option(None, help="folder for everything the demo writes (only a folder it made is "
                                   "replaced) " + default(DemoConfig, "out")),
          samples: int = typer.Option(None, min=20, help="synthetic clips " + default(DemoConfig, "samples")),
@@ -584,22 +635,20 @@ def demo(out: Path = typer.Option(None, help="folder for everything the demo wri
     cfg = DemoConfig(**given(out=out and str(out), samples=samples, classes=classes, epochs=epochs,
                              probe_epochs=probe_epochs, workers=workers))
     out, classes = Path(cfg.out), cfg.classes
-    try:
-        result = run_demo(cfg, log=lambda line: console.print(line, highlight=False, markup=False))
-    except FileExistsError as e:
-        fail(str(e))
-    print(result["table"], end="")
+    result = run_demo(cfg, log=lambda line: tell(line))
+    say(result["table"], end="")
     p, r, h = result["pretrained_top1"], result["random_top1"], result["handcrafted_top1"]
-    out_console.print(f"pretrained encoder: top-1 {p:.1f}%   random encoder: {r:.1f}%   hand-crafted features: {h:.1f}%   "
+    say(f"pretrained encoder: top-1 {p:.1f}%   random encoder: {r:.1f}%   hand-crafted features: {h:.1f}%   "
                       f"(chance {100 / classes:.1f}%)")
     verdict = (f"MPDP pretraining beats the random encoder by {p - r:.1f} points" if p >= r + 5 else
                f"at this miniature size MPDP pretraining does not beat the random encoder ({p:.1f} vs {r:.1f})")
-    out_console.print(f"The synthetic classes differ only in how the limbs move, never in a pose; {verdict}. "
-                      "For the real-data comparison see README, 'Real-data evidence' (make evidence).")
-    out_console.print(f"table: {out / 'results.md'}; figures: " + ", ".join(map(str, result["figures"])))
+    say(f"The synthetic classes differ only in how the limbs move, never in a pose; {verdict}. "
+                      "For the real-data comparison see docs/results.md, 'Real-data evidence' (make evidence).")
+    say(f"table: {out / 'results.md'}; figures: " + ", ".join(map(str, result["figures"])))
 
 
 def main():
+    """`gltr` (its commands handle their own errors: `command`)."""
     app()
 
 

@@ -17,7 +17,6 @@ in `workers` processes (in order, a bounded number in flight); each is parsed on
 """
 import hashlib
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -26,9 +25,13 @@ import pyarrow.parquet as pq
 from numpy.lib.format import write_array_header_1_0
 
 from gltr.datasets import Variant
+from gltr.export import target
+from gltr.pipeline.store import sha256_file
+from gltr.safety import atomic_file
 from gltr.pipeline.bodies import denoised_actors
 from gltr.pipeline.names import parse_ntu_name, split_rules
 from gltr.pipeline.parallel import in_order
+from gltr.pipeline.sample import read_raw
 from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
 
 FILES = {("ntu60", "xsub"): "NTU60_CS.npz", ("ntu60", "xview"): "NTU60_CV.npz",
@@ -51,7 +54,9 @@ def translated(joints: np.ndarray) -> np.ndarray:
 
 def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
     """The translated CTR-GCN joints [T, 75 | 150] of one raw file, checked against its recorded sha256."""
-    data = (raw / source).read_bytes()
+    if not isinstance(source, str) or Path(source).is_absolute() or ".." in Path(source).parts:
+        raise ValueError(f"{raw}: the manifest's source {source!r} is not a path inside the raw folder")
+    data = read_raw(raw / source)                                   # bounded; never blocks on a FIFO
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"{raw / source}: sha256 differs from the one recorded by prepare (the raw file changed)")
     try:
@@ -109,14 +114,24 @@ class NpzWriter:
         self.zip.close()
 
 
-def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print) -> dict:
-    """Write each benchmark's .npz under `out`; return {file: {"train": N, "test": N, "frames": T}}."""
+def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print, overwrite: bool = False) -> dict:
+    """Write each benchmark's .npz under `out` (never inside the dataset or its raw folder; replacing only files
+    gltr exported); return {file: {"train": N, "test": N, "frames": T}}."""
     data, out = Path(data), Path(out)
     report = json.loads((data / "prepare.json").read_text())
     variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
     if variant.info.family != "ntu":
         raise ValueError(f"{data}: CTR-GCN's .npz files are NTU's; this dataset is {variant.dataset}")
     raw = Path(raw or report["raw"])
+    target.check_outside(out, data, raw)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    with target.lock(out):
+        target.check_replaceable(out, [FILES[variant.dataset, b] for b in variant.info.benchmarks], overwrite)
+        return write_files(data, out, raw, report, variant, workers, log)
+
+
+def write_files(data: Path, out: Path, raw: Path, report: dict, variant: Variant, workers: int, log) -> dict:
     benchmarks = variant.info.benchmarks
     m = pq.read_table(data / "manifest.parquet", columns=["sample_id", "label", "source", "sha256"]
                       + [f"split_{b}" for b in benchmarks]).to_pydict()
@@ -124,22 +139,18 @@ def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print) -> dict:
     log(f"pass 1 of 2: the longest clip over {len(names)} raw files under {raw}")
     frames = max(len(joints) for joints in sequences(raw, m, range(len(names)), workers))
     classes = variant.info.num_classes
-    out.mkdir(parents=True, exist_ok=True)
     written = {}
     for b in benchmarks:
         name = FILES[variant.dataset, b]
         train, test = ordered(names, m[f"split_{b}"], variant.dataset, b)
         log(f"pass 2 of 2: {name}: {len(train)} train, {len(test)} test, {frames} frames")
-        tmp = out / f".{name}.tmp"
-        npz = NpzWriter(tmp)
-        try:
-            write_split_arrays(npz, m, raw, train, test, frames, classes, variant.dataset, workers)
-        except BaseException:
-            npz.close()
-            tmp.unlink()                                                  # never leave a partial file behind
-            raise
-        npz.close()
-        os.replace(tmp, out / name)
+        with atomic_file(out / name) as tmp:                              # never a partial file left behind
+            npz = NpzWriter(tmp)
+            try:
+                write_split_arrays(npz, m, raw, train, test, frames, classes, variant.dataset, workers)
+            finally:
+                npz.close()
+        target.add_to_record(out, {name: sha256_file(out / name)})
         written[name] = {"train": len(train), "test": len(test), "frames": frames}
     return written
 

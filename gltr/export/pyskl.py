@@ -10,7 +10,7 @@ each annotation {"frame_dir": sample id, "label": 0-based, "total_frames": T, "k
 The bodies and frames are those of the prepared dataset (its `--bodies` rule; NTU clips longer
 than T_max = 300 frames keep their first 300).
 """
-import os
+import json
 import pickle
 from pathlib import Path
 
@@ -19,9 +19,12 @@ import pyarrow.parquet as pq
 import zarr
 
 from gltr.datasets import Variant
-from gltr.pipeline.store import require_prepared
+from gltr.export import target
+from gltr.pipeline.store import require_prepared, sha256_file
+from gltr.safety import atomic_file
 
 BLOCK = 1024        # samples read from the store at once
+FLOAT16_MAX = 65504.0
 
 
 def annotations(data: Path):
@@ -37,6 +40,10 @@ def annotations(data: Path):
             a = manifest["offset"][i] - start
             x = block[a:a + manifest["length"][i]].transpose(1, 0, 2, 3)                 # [P, T, K, 3]
             persons = [p for p in range(len(x)) if p == 0 or np.abs(x[p]).sum() > 0]       # an absent 2nd person: M = 1
+            largest = float(np.abs(x).max()) if x.size else 0.0
+            if not largest <= FLOAT16_MAX:
+                raise ValueError(f"{data}: sample {manifest['sample_id'][i]}: a coordinate of {largest:.6g} does not fit "
+                                 f"pyskl's float16 keypoints (at most {FLOAT16_MAX})")
             yield {"frame_dir": manifest["sample_id"][i], "label": int(manifest["label"][i]),
                    "total_frames": int(manifest["length"][i]), "keypoint": x[persons].astype(np.float16)}
 
@@ -51,16 +58,20 @@ def splits(data: Path, benchmarks: tuple) -> dict:
     return out
 
 
-def export_pyskl(data, out) -> dict:
-    """Write the annotation file `out` (under a temporary name, then renamed); return counts."""
+def export_pyskl(data, out, overwrite: bool = False) -> dict:
+    """Write the annotation file `out` (under a temporary name, then renamed; never inside the dataset or its raw
+    folder; replacing only a file gltr exported); return counts."""
     data, out = require_prepared(data), Path(out)
+    raw = json.loads((data / "prepare.json").read_text()).get("raw") if (data / "prepare.json").is_file() else None
+    target.check_outside(out, data, raw)
     variant = Variant.from_dict(dict(zarr.open_group(data / "store.zarr", mode="r").attrs["variant"]),
                                 str(data / "store.zarr"))
-    result = {"split": splits(data, variant.info.benchmarks), "annotations": list(annotations(data))}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(result, f, protocol=4)
-    os.replace(tmp, out)
+    with target.lock(out.parent):
+        target.check_replaceable(out.parent, [out.name], overwrite)
+        result = {"split": splits(data, variant.info.benchmarks), "annotations": list(annotations(data))}
+        with atomic_file(out) as tmp:
+            with open(tmp, "wb") as f:
+                pickle.dump(result, f, protocol=4)
+        target.add_to_record(out.parent, {out.name: sha256_file(out)})
     return {"file": str(out), "samples": len(result["annotations"]),
             "splits": {k: len(v) for k, v in result["split"].items()}, "bytes": out.stat().st_size}

@@ -44,15 +44,22 @@ def walk(raw: Path, suffix: str, skipped: list):
             if not name.endswith(suffix):
                 continue
             path = Path(root) / name
+            rel = str(path.relative_to(raw))
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:                  # a non-UTF-8 name cannot go into the manifest or a report
+                skipped.append({"file": rel.encode("utf-8", "backslashreplace").decode(),
+                                "reason": "its path is not valid UTF-8: rename it to prepare it"})
+                continue
             try:
                 regular = stat.S_ISREG(os.stat(path).st_mode)
             except OSError as e:
-                skipped.append({"file": str(path.relative_to(raw)), "reason": f"cannot be read: {e.strerror}"})
+                skipped.append({"file": rel, "reason": f"cannot be read: {e.strerror}"})
                 continue
             if regular:
                 yield path
             else:
-                skipped.append({"file": str(path.relative_to(raw)), "reason": "not a regular file (FIFO, socket or device)"})
+                skipped.append({"file": rel, "reason": "not a regular file (FIFO, socket or device)"})
 
 
 def discover(dataset: str, raw: Path) -> Found:

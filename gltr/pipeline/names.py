@@ -13,8 +13,8 @@ from gltr.datasets import DATASETS
 
 MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
 
-NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
-UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})$")
+NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})\Z", re.ASCII)      # ASCII: no look-alike digits
+UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})\Z", re.ASCII)
 
 # NW-UCLA action ids are not contiguous: a01-a06 -> 0-5, a08 -> 6, a09 -> 7, a11 -> 8, a12 -> 9.
 UCLA_ACTIONS = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12]

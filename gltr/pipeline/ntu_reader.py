@@ -11,6 +11,7 @@ columns); the other seven fields are counted, not converted, since nothing uses 
 LF and CRLF endings both work.
 """
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,10 +62,12 @@ class _Lines:
     def int(self, i: int, what: str) -> int:
         if i >= self.count:
             raise SkeletonError(f"truncated: expected {what} at line {i + 1}, file ends at line {self.count}")
-        try:
-            return int(self[i])
-        except ValueError:
-            raise SkeletonError(f"line {i + 1}: expected {what} (an integer), got {self[i].strip()[:40]!r}") from None
+        if not INTEGER.fullmatch(self[i]):
+            raise SkeletonError(f"line {i + 1}: expected {what} (an integer), got {self[i].strip()[:40]!r}")
+        return int(self[i])
+
+
+INTEGER = re.compile(rb"\s*[0-9]{1,20}\s*")        # ASCII digits only: Python's int() would also take b"1_000", b"+1"
 
 
 def parse_skeleton(data: bytes) -> Skeleton:
@@ -105,10 +108,9 @@ def parse_skeleton(data: bytes) -> Skeleton:
     body_id = np.zeros(len(ids), np.uint64)
     for b, info in enumerate(ids):
         tok = info.split(maxsplit=1)[0] if info.strip() else b""
-        try:
-            body_id[b] = int(tok)
-        except ValueError:
-            raise SkeletonError(f"line {starts[b] - 1}: body ID {tok[:40]!r} is not an integer") from None
+        if not INTEGER.fullmatch(tok) or int(tok) >= 1 << 64:
+            raise SkeletonError(f"line {starts[b] - 1}: body ID {tok[:40]!r} is not an integer")
+        body_id[b] = int(tok)
 
     if not starts:
         return Skeleton(num_frames, np.zeros(0, np.int64), body_id, np.zeros((0, NUM_JOINTS, 3)))

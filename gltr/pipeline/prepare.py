@@ -2,7 +2,7 @@
 
     gltr prepare nwucla --raw ../shared/data/nw_ucla --out data/nwucla --workers 2
 
-Output (see README, "Prepared-dataset layout"): store.zarr, manifest.parquet,
+Output (see docs/dataset.md): store.zarr, manifest.parquet,
 shards/<benchmark>/{train,test}-NNNNNN.tar + {train,test}.json, prepare.json.
 Everything is written under <out>.partial and renamed to <out> when complete.
 """
@@ -23,6 +23,7 @@ from gltr.datasets import Variant, make_variant
 from gltr.pipeline.names import split_of
 from gltr.pipeline.parallel import in_order
 from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
+from gltr.safety import hold_lock
 from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
 
 BATCH = 16  # files per worker task
@@ -106,7 +107,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     variant = make_variant(dataset, bodies, rotation)
     raw, out = Path(raw), Path(out)
     check_output(raw, out, overwrite)
-    lock = hold_lock(out)                                   # one prepare per output at a time
+    lock = hold_lock(out.with_name(out.name + ".lock"), "prepare")    # one prepare per output at a time
     found = discover(dataset, raw)
     for f in found.failed:
         log(f"{f['file']}: {f['reason']}")
@@ -132,7 +133,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
                 "files_per_s": round(len(found.tasks) / seconds, 1) if seconds else None},
     }
     finish(tmp, out, report)
-    lock.close()
+    lock.release()
     return report
 
 
@@ -227,26 +228,16 @@ def check_output(raw: Path, out: Path, overwrite: bool) -> None:
     raw_r, out_r = raw.resolve(), out.resolve()
     if out_r == raw_r or raw_r in out_r.parents or out_r in raw_r.parents:
         raise ValueError(f"--out {out} is inside or above --raw {raw}: choose a folder outside the raw data")
-    if out.exists() or out.is_symlink():
+    if out.is_symlink():
+        raise FileExistsError(f"--out {out} is a symbolic link: give the folder it points to, or another --out "
+                              f"(gltr replaces an output by renaming, which would replace the link, not its target)")
+    if out.exists():
         if not out.is_dir():
             raise FileExistsError(f"--out {out} exists and is not a folder")
         if not overwrite:
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
         if not (out / "prepare.json").is_file():
             raise FileExistsError(f"{out} is not a gltr output (no prepare.json): refusing to replace it")
-
-
-def hold_lock(out: Path):
-    """An exclusive lock on <out>.lock for the whole run: a second prepare of the same output stops at once."""
-    import fcntl
-    out.parent.mkdir(parents=True, exist_ok=True)
-    f = open(out.with_name(out.name + ".lock"), "w")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise FileExistsError(f"another gltr prepare is writing {out} right now") from None
-    return f
 
 
 def output_hashes(root: Path, shard_writers) -> dict:

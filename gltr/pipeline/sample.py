@@ -1,6 +1,8 @@
 """One raw file -> one prepared sample (runs in the worker processes)."""
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +42,10 @@ def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: Va
     else:                                              # NTU: the first t_max frames (all take part in the rotation sign)
         x, L = x[:variant.t_max], min(L, variant.t_max)
     left, right = variant.shoulders
-    motion = to_motion(x, variant.centre_joint, left, right, variant.rotation, variant.t_max)[:L]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below, per file
+        motion = to_motion(x, variant.centre_joint, left, right, variant.rotation, variant.t_max)[:L]
+    if not np.isfinite(motion).all():                  # e.g. +-3e38: finite in float32, but not its differences
+        raise SampleError("a coordinate is too large: the normalised motion is not finite (|value| near 3.4e38)")
     import torch                                       # imported here: `import gltr.pipeline` stays cheap
     from gltr.pipeline.mpdp import mpdp_labels
     direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant.intervals)
@@ -48,8 +53,27 @@ def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: Va
                   direction.numpy(), magnitude.numpy())
 
 
+RAW_MAX_BYTES = 256 << 20       # the largest real NTU file is ~5 MB, NW-UCLA's ~100 kB
+
+
+def read_raw(path: Path) -> bytes:
+    """A raw file's bytes. Opened without blocking and checked to be a regular file on the opened descriptor
+    (a file swapped for a FIFO after discovery never hangs the run); larger than RAW_MAX_BYTES is an error."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SampleError("not a regular file (FIFO, socket or device)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(RAW_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > RAW_MAX_BYTES:
+        raise SampleError(f"larger than {RAW_MAX_BYTES >> 20} MB: not a skeleton file")
+    return data
+
+
 def read_ntu(path: Path, variant: Variant) -> Sample:
-    data = path.read_bytes()
+    data = read_raw(path)
     sha = hashlib.sha256(data).hexdigest()
     try:
         skel = parse_skeleton(data)
@@ -62,7 +86,7 @@ def read_ntu(path: Path, variant: Variant) -> Sample:
 
 
 def read_ucla(path: Path, variant: Variant, expected_label: int) -> Sample:
-    data = path.read_bytes()
+    data = read_raw(path)
     sha = hashlib.sha256(data).hexdigest()
     try:
         record = json.loads(data.decode("utf-8-sig"))

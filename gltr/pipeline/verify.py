@@ -4,13 +4,20 @@ from pathlib import Path
 
 from gltr.pipeline.store import sha256_file
 
+REPORT_MAX_BYTES = 256 << 20
+
 
 def verify(root: Path) -> list[str]:
     """Problems found, each as '<path relative to root>: what' (empty list = intact): a missing or
     unreadable prepare.json, missing, changed or unlisted files, folders that hold no listed file."""
     root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder (a prepared dataset is one)")
+    report = root / "prepare.json"
+    if report.exists() and not report.is_file():
+        return ["prepare.json: not a file (a gltr report is one)"]
     try:
-        listed = json.loads((root / "prepare.json").read_text())["files"]
+        listed = json.loads(report.read_bytes()[:REPORT_MAX_BYTES])["files"]
         if not isinstance(listed, dict):
             raise TypeError
     except FileNotFoundError:
@@ -19,6 +26,9 @@ def verify(root: Path) -> list[str]:
         return ["prepare.json: not a gltr report (unreadable JSON or no 'files' list)"]
     problems = []
     for rel, sha in listed.items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:           # a listed name never leaves the folder
+            problems.append(f"{rel}: not a path inside the dataset (prepare.json was tampered with)")
+            continue
         path = root / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")

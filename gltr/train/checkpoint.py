@@ -35,11 +35,13 @@ def git_commit() -> str:
 
 def dataset_hash(data) -> str:
     """sha256 of the dataset's manifest.parquet, as recorded by prepare (a local folder or a URL prefix)."""
-    from webdataset.gopen import gopen
-    from gltr.train.data import locate
-    with gopen(locate(data, "prepare.json")) as f:
-        report = json.loads(f.read())
-    return report["files"]["manifest.parquet"]
+    from gltr.train.data import REPORT_MAX_BYTES, locate, read_json
+    where = locate(data, "prepare.json")
+    files = read_json(where, REPORT_MAX_BYTES).get("files")
+    sha = files.get("manifest.parquet") if isinstance(files, dict) else None
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise ValueError(f"{where}: no sha256 of manifest.parquet in it: not a gltr prepare report")
+    return sha
 
 
 def state_digest(value, h=None) -> str:

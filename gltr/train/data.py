@@ -3,9 +3,9 @@ webdataset's own where it has them.
 
     epoch_shards(index, seed, epoch)     the epoch's shard URLs (seeded shuffle) with global sample offsets
     -> split_by_worker                   DataLoader worker w reads shards w, w + n, ... (n workers)
-    -> wds url_opener                    local paths, http(s)://, pipe: commands (webdataset's gopen)
-    -> checked                           each shard read whole and its sha256 checked against the index
-    -> wds tar_file_expander, group_by_keys   tar members -> {"__key__", "motion.npy": bytes, ...}
+    -> opened                            each shard read whole (local, http(s)://, pipe:; bounded by its size
+                                         in the index and by a timeout: gltr.train.fetch) and its sha256 checked
+    -> expanded (wds tar_file_expander), wds group_by_keys   tar members -> {"__key__", "motion.npy": bytes, ...}
     -> numbered                          each sample's global index (shard offset + position)
     -> split_by_node                     rank r keeps global indices i with i % world == r, before decoding:
                                          every rank sees the whole shard sequence, so counts differ by at most 1
@@ -27,7 +27,7 @@ import io
 import itertools
 import json
 import math
-import re
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,34 +36,63 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from webdataset.autodecode import Decoder, DecodingError
-from webdataset.gopen import gopen
-from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
+from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from gltr.datasets import LABEL, MOTION, MPDP, Variant
+from gltr.safety import check_name
+from gltr.train import fetch
 from gltr.train.augment import interpolate, shear
+from gltr.train.fetch import is_url, locate
+
+INDEX_MAX_BYTES = 64 << 20          # an index JSON: a few hundred shards, a few hundred bytes each
+REPORT_MAX_BYTES = 256 << 20        # prepare.json: every failed file of a 114k-file tree is well below this
+MANIFEST_MAX_BYTES = 1 << 30        # manifest.parquet: ~2 MB for NTU-120
+SHARD_MAX_BYTES = 64 << 30
+MIN_SAMPLE_BYTES = 1024             # a sample is at least two tar members: two 512-byte headers
 
 
-def is_url(data) -> bool:
-    return "://" in str(data) or str(data).startswith("pipe:")
+def read_json(where: str, limit: int) -> dict:
+    """A JSON object from a local file or URL, bounded; an error names the file."""
+    try:
+        value = json.loads(fetch.read(where, limit))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    return value
 
 
-def locate(data, *parts: str) -> str:
-    """A path under a dataset folder or URL prefix. A pipe: prefix holds "{}" where the path goes
-    (pipe:aws s3 cp s3://bucket/data/{} -); any other prefix is joined with "/"."""
-    rel = "/".join(parts)
-    data = str(data)
-    if data.startswith("pipe:"):
-        if "{}" not in data:
-            raise ValueError(f"a pipe: --data needs {{}} where the file path goes: {data!r}")
-        return data.replace("{}", rel)
-    return f"{data.rstrip('/')}/{rel}" if is_url(data) else str(Path(data) / rel)
+def _count(value, low: int, high: int, what: str, where: str) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"{where}: {what} {value!r} is not a whole number in [{low}, {high:,}]")
+    return value
+
+
+def check_index(index: dict, where: str) -> None:
+    """Every field of a shard index that becomes a path, URL, command, allocation or loop bound, checked
+    before any of it is used: shard names, counts, sizes, hashes."""
+    shards = index.get("shards")
+    if not isinstance(shards, list) or len(shards) > 1_000_000:
+        raise ValueError(f"{where}: 'shards' is not a list of shards")
+    total = 0
+    for s in shards:
+        if not isinstance(s, dict):
+            raise ValueError(f"{where}: a shard entry is not an object")
+        check_name(s.get("name"), "shard", where)
+        size = _count(s.get("bytes"), MIN_SAMPLE_BYTES, SHARD_MAX_BYTES, f"shard {s['name']} bytes", where)
+        total += _count(s.get("num_samples"), 0, size // MIN_SAMPLE_BYTES, f"shard {s['name']} num_samples", where)
+        sha = s.get("sha256")
+        if not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+            raise ValueError(f"{where}: shard {s['name']} has no valid sha256")
+    if index.get("num_samples") != total:
+        raise ValueError(f"{where}: num_samples {index.get('num_samples')!r} is not the sum of its shards' ({total})")
+    _count(index.get("num_classes"), 1, 10_000, "num_classes", where)
 
 
 def benchmarks_text(data, benchmark: str) -> str:
     """Why a benchmark's index is missing, naming the benchmarks the dataset does have (from its prepare.json)."""
     try:
-        with gopen(locate(data, "prepare.json")) as f:
-            have = sorted(json.loads(f.read())["splits"])
+        have = sorted(read_json(locate(data, "prepare.json"), REPORT_MAX_BYTES)["splits"])
     except (OSError, ValueError, KeyError, TypeError):
         return f"{data} is not a prepared dataset (no readable prepare.json)"
     return f"{data} has no benchmark {benchmark!r}; it has {', '.join(have) or 'none'}"
@@ -72,18 +101,18 @@ def benchmarks_text(data, benchmark: str) -> str:
 def read_index(data, benchmark: str, split: str) -> dict:
     """The split's shard index JSON (local file or URL) with its variant typed, plus "data" (where the dataset
     is) and "url" (where this JSON is)."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", benchmark):
-        raise ValueError(f"benchmark {benchmark!r} is not a benchmark name (xsub, xview, xset, view)")
+    check_name(benchmark, "benchmark", "--benchmark")
+    check_name(split, "split")
     url = locate(data, "shards", benchmark, f"{split}.json")
     if not is_url(data) and not Path(url).exists():
         raise FileNotFoundError(f"{url} not found: {benchmarks_text(data, benchmark)}")
     try:
-        with gopen(url) as f:
-            index = json.loads(f.read())
-    except (OSError, ValueError) as e:
+        index = read_json(url, INDEX_MAX_BYTES)
+    except OSError as e:
         raise FileNotFoundError(f"{url} could not be read ({e}): {benchmarks_text(data, benchmark)}") from None
     if index.get("benchmark") != benchmark or index.get("split") != split:
         raise ValueError(f"{url} describes {index.get('benchmark')}/{index.get('split')}, not {benchmark}/{split}")
+    check_index(index, url)
     index["data"], index["url"] = str(data), url
     index["variant"] = Variant.from_dict(index["variant"], url)
     return index
@@ -98,7 +127,7 @@ def epoch_shards(index: dict, seed: int, epoch: int, shuffle: bool) -> list[dict
     start, out = 0, []
     for i in order:
         out.append({"url": locate(index["data"], "shards", index["benchmark"], shards[i]["name"]), "start": start,
-                    "sha256": shards[i]["sha256"]})
+                    "sha256": shards[i]["sha256"], "bytes": shards[i]["bytes"]})
         start += shards[i]["num_samples"]
     return out
 
@@ -107,15 +136,25 @@ def split_by_worker(shards, worker: int, workers: int):
     yield from shards[worker::workers]
 
 
-def checked(sources):
-    """Read each opened shard whole and check its sha256 against the index before any sample is used
-    (~0.009 ms per NW-UCLA sample at 1.8 GB/s): a changed shard never trains silently."""
+def opened(shards):
+    """Read each shard whole, at most the size its index gives (and within fetch's timeout), and check its
+    sha256 before any sample is used (~0.009 ms per NW-UCLA sample at 1.8 GB/s): a changed shard never
+    trains silently."""
+    for shard in shards:
+        data = fetch.read(shard["url"], shard["bytes"])
+        if len(data) != shard["bytes"] or hashlib.sha256(data).hexdigest() != shard["sha256"]:
+            raise ValueError(f"{shard['url']}: its size or sha256 differs from its index (corrupted or modified): "
+                             f"run `gltr verify`")
+        yield {"url": shard["url"], "stream": io.BytesIO(data)}
+
+
+def expanded(sources):
+    """webdataset's tar_file_expander, shard by shard: a tar it cannot read names its shard."""
     for source in sources:
-        with source["stream"] as stream:
-            data = stream.read()
-        if hashlib.sha256(data).hexdigest() != source["sha256"]:
-            raise ValueError(f"{source['url']}: sha256 differs from its index (corrupted or modified): run `gltr verify`")
-        yield {**source, "stream": io.BytesIO(data)}
+        try:
+            yield from tar_file_expander([source])
+        except (tarfile.TarError, EOFError, ValueError) as e:
+            raise ValueError(f"{source['url']}: not a readable tar file ({type(e).__name__}: {e})") from None
 
 
 def numbered(samples, starts: dict):
@@ -134,23 +173,53 @@ def split_by_node(samples, rank: int, world: int):
             yield sample
 
 
+def npy_fits(data: bytes) -> bool:
+    """True if a .npy member's header declares exactly as many bytes as follow it (checked before decoding:
+    a crafted shape must not make numpy allocate more than the member holds)."""
+    try:
+        stream = io.BytesIO(data)
+        version = np.lib.format.read_magic(stream)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, fortran, dtype = read_header[version](stream)
+    except (ValueError, TypeError, SyntaxError, EOFError, KeyError):
+        return False
+    return not dtype.hasobject and math.prod(shape) * dtype.itemsize == len(data) - stream.tell()
+
+
 def decode(samples):
     """webdataset's Decoder (.npy -> array, cls -> int); a member that does not decode names its shard and sample."""
     decoder = Decoder([])
     for s in samples:
+        bad = [k for k, v in s.items() if k.endswith(".npy") and not (isinstance(v, bytes) and npy_fits(v))]
+        if bad:
+            raise ValueError(f"{s['__url__']}: sample {s['__key__']!r}: its {bad[0]} member is not a whole .npy array")
         try:
             yield decoder(s)
         except DecodingError as e:
             raise ValueError(f"{e.url}: sample {e.key!r}: its {e.k} member does not decode ({e.__cause__})") from None
 
 
-def as_sample(samples):
-    """webdataset-decoded members -> {"key", "motion", "label"(, "mpdp")}; a sample lacking a member is an error."""
+def as_sample(samples, shape: tuple | None = None, t_max: int | None = None, num_classes: int | None = None):
+    """webdataset-decoded members -> {"key", "motion", "label"(, "mpdp")}. A sample lacking a member, or (given the
+    split's `shape` (P, K, 3), `t_max`, `num_classes`) whose motion is not float32 [1..t_max, P, K, 3] and finite,
+    or whose label is out of range, is an error naming it: garbage never trains silently."""
     for s in samples:
         missing = {MOTION, LABEL} - set(s)
         if missing:
             raise ValueError(f"sample {s['__key__']!r} in {s['__url__']}: no {', '.join(sorted(missing))} member")
-        out = {"key": s["__key__"], "motion": s[MOTION], "label": int(s[LABEL])}
+        motion, label = s[MOTION], s[LABEL]
+        if shape is not None:
+            ok = (isinstance(motion, np.ndarray) and motion.dtype == np.float32 and motion.ndim == 4
+                  and tuple(motion.shape[1:]) == tuple(shape) and 1 <= len(motion) <= t_max)
+            if not ok or not np.isfinite(motion).all():
+                got = f"{motion.dtype} {list(motion.shape)}" if isinstance(motion, np.ndarray) else type(motion).__name__
+                raise ValueError(f"sample {s['__key__']!r} in {s['__url__']}: its motion is {got}"
+                                 + ("" if ok else f", not float32 [1..{t_max}, {', '.join(map(str, shape))}]")
+                                 + ("" if not ok or np.isfinite(motion).all() else " with non-finite values"))
+            if type(label) is not int or not 0 <= label < num_classes:
+                raise ValueError(f"sample {s['__key__']!r} in {s['__url__']}: label {label!r} is not a class "
+                                 f"0..{num_classes - 1}")
+        out = {"key": s["__key__"], "motion": motion, "label": int(label)}
         if MPDP in s:
             out["mpdp"] = s[MPDP]
         yield out
@@ -260,16 +329,16 @@ class _EpochStream(IterableDataset):
         members = {MOTION, LABEL, MPDP} if cfg.keep_labels else {MOTION, LABEL}
         shards = epoch_shards(self.index, cfg.seed, self.epoch, cfg.shuffle)
         stream = split_by_worker(shards, worker, workers)
-        stream = url_opener(stream)
-        stream = checked(stream)
-        stream = tar_file_expander(stream)
+        stream = opened(stream)
+        stream = expanded(stream)
         stream = group_by_keys(stream, suffixes=members)
         stream = numbered(stream, {s["url"]: s["start"] for s in shards})
         stream = split_by_node(stream, self.rank, self.world)
         if cfg.subset is not None:
             stream = (s for s in stream if s["__key__"] in cfg.subset)
         stream = decode(stream)
-        stream = as_sample(stream)
+        variant = self.index["variant"]
+        stream = as_sample(stream, (variant.persons, variant.joints, 3), variant.t_max, self.index["num_classes"])
         if cfg.shuffle:
             stream = shuffle(stream, cfg.shuffle_buffer, rng)
         stream = augment(stream, rng, self.t_max, self.centre, cfg.interpolation, cfg.shear)
@@ -295,7 +364,11 @@ class ShardLoader:
             total = self.index["num_samples"]
         else:
             self.count, total = self._subset_count()
-        if 0 < total < world:
+        if total == 0:
+            raise ValueError(f"{self.index['url']}: the {split} split of benchmark {benchmark} holds no sample"
+                             + (" of the requested list" if cfg.subset is not None else "")
+                             + ": nothing to train or evaluate on (see the prepare report's counts)")
+        if total < world:
             raise ValueError(f"{self.index['url']}: {total} sample(s) for {world} processes; "
                              f"every process needs at least one")
         # every rank holds at least total // world samples: that many fill num_batches non-empty batches
@@ -307,8 +380,8 @@ class ShardLoader:
         if self.world > 1:
             raise ValueError("sample subsets (semi-supervised lists) run on one process")
         url = locate(self.index["data"], "manifest.parquet")
-        with gopen(url) as f:
-            manifest = pq.read_table(io.BytesIO(f.read()), columns=["sample_id", f"split_{self.index['benchmark']}"])
+        manifest = pq.read_table(io.BytesIO(fetch.read(url, MANIFEST_MAX_BYTES)),
+                                 columns=["sample_id", f"split_{self.index['benchmark']}"])
         ids, splits = manifest.column(0).to_pylist(), manifest.column(1).to_pylist()
         total = sum(1 for i, s in zip(ids, splits) if s == self.index["split"] and i in self.cfg.subset)
         return total, total

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from gltr import resources
+from gltr.safety import atomic_file, hold_lock
 from gltr.configs import KnnConfig, LinearConfig, PretrainConfig
 from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
 from gltr.pipeline.sample_lists import read_validation
@@ -88,20 +89,39 @@ def encode(model, loader: ShardLoader, epoch: int, device, dropout: bool = False
     return {"features": torch.cat(feats), "labels": torch.cat(labels), "keys": keys}
 
 
+def read_cache(path: Path, identity: dict) -> dict | None:
+    """A feature cache if it is intact and is the one `identity` asks for (checkpoint, dataset, benchmark,
+    split, with a digest of its contents); None if it is missing, damaged, tampered with or another's."""
+    if not path.exists():
+        return None
+    try:
+        cache = torch.load(path, weights_only=True)
+        content = {k: cache[k] for k in ("features", "labels", "keys")}
+        ok = cache["identity"] == identity and cache["digest"] == checkpoint.state_digest(content)
+        ok = ok and len(content["features"]) == len(content["labels"]) == len(content["keys"])
+    except Exception:                                   # unreadable, truncated, crafted: rebuilt, never trusted
+        return None
+    return content if ok else None
+
+
 def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Path, device, workers: int) -> dict:
-    """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache."""
-    dataset_sha = checkpoint.dataset_hash(data)[:12]
+    """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache, which holds
+    what it is of and a digest of its contents, and is rebuilt when either does not match."""
+    dataset_sha = checkpoint.dataset_hash(data)
     weights = meta["weights_sha256"]
-    weights = weights if weights.startswith("random-") else weights[:12]     # random-<config sha>-seed<s>, whole
-    path = cache_dir / f"features-{weights}-{dataset_sha}-{benchmark}-{split}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=True)
+    identity = {"checkpoint_sha256": weights, "dataset_manifest_sha256": dataset_sha, "benchmark": benchmark,
+                "split": split}
+    short = weights if weights.startswith("random-") else weights[:12]      # random-<config sha>-seed<s>, whole
+    path = cache_dir / f"features-{short}-{dataset_sha[:12]}-{benchmark}-{split}.pt"
+    cached = read_cache(path, identity)
+    if cached is not None:
+        return cached
     loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False,
                                                               keep_labels=False))
     out = encode(model, loader, 0, device)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(out, cache_dir / f".{path.name}.tmp")
-    (cache_dir / f".{path.name}.tmp").rename(path)
+    with atomic_file(path) as tmp:
+        torch.save({**out, "identity": identity, "digest": checkpoint.state_digest(out)}, tmp)
     return out
 
 
@@ -220,6 +240,11 @@ def run_folder(cfg) -> Path:
 
 
 def linear_eval(cfg: LinearConfig) -> dict:
+    with run_lock(cfg):
+        return _linear_eval(cfg)
+
+
+def _linear_eval(cfg: LinearConfig) -> dict:
     _, _, device = init_distributed()
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -276,7 +301,14 @@ def linear_eval(cfg: LinearConfig) -> dict:
 
 def write_result(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: v for k, v in result.items() if k != "head"}, indent=1) + "\n")
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps({k: v for k, v in result.items() if k != "head"}, indent=1) + "\n")
+
+
+def run_lock(cfg):
+    """One evaluation at a time writes into a run's eval/ folder (results and feature caches)."""
+    folder = run_folder(cfg) / "eval"
+    return hold_lock(folder / ".lock", "evaluation")
 
 
 # ----------------------------------------------------------------------------- kNN
@@ -296,6 +328,11 @@ def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int =
 
 
 def knn_eval(cfg: KnnConfig) -> dict:
+    with run_lock(cfg):
+        return _knn_eval(cfg)
+
+
+def _knn_eval(cfg: KnnConfig) -> dict:
     _, _, device = init_distributed()
     started = time.perf_counter()
     index = read_index(cfg.data, cfg.benchmark, "train")

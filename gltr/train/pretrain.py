@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gltr import resources
+from gltr.safety import atomic_file, hold_lock
 from gltr.configs import PretrainConfig
 from gltr.datasets import Variant
 from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
@@ -37,6 +38,7 @@ def model_config(cfg: PretrainConfig, variant: Variant):
 
 
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
+LOCK = ".lock"                                                          # held by the run writing into --out
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = True) -> None:
@@ -49,7 +51,7 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = Tr
         return
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK for p in out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out} is not empty: --resume continues its run, --overwrite starts again")
         for name in RUN_FILES if remove else ():
@@ -139,6 +141,7 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, skip: i
         window_samples += len(motion) * loader.world
         stop = should_stop(step)
         if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
+            resources.adjust()                                               # neighbours came or went: re-choose threads
             log.record(step, epoch, batch_index, loss, terms, intervals, optimizer.param_groups[0]["lr"],
                        window_samples / (time.perf_counter() - window_start), device)
             window_samples, window_start = 0, time.perf_counter()
@@ -165,12 +168,21 @@ def train(cfg: PretrainConfig) -> dict:
         interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, keep_labels=False), rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)
+    check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
+    lock = hold_lock(out / LOCK, "pretrain") if rank == 0 else None     # one run writes into --out at a time
+    check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)   # under the lock: its run files are ours
+    dataset_sha = checkpoint.dataset_hash(cfg.data)
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
         if GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")) != mcfg:
-            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config; use another --out")
+            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config (preset, intervals or the "
+                             f"dataset's shape) than this run asks for; use another --out")
+        for what, was, now in (("dataset (manifest sha256)", meta.get("dataset_manifest_sha256"), dataset_sha),
+                               ("benchmark", meta.get("benchmark"), cfg.benchmark)):
+            if was != now:
+                raise ValueError(f"--resume: {ckpt_dir / 'latest.pt'} was trained on {what} {str(was)[:16]}, this run "
+                                 f"asks for {str(now)[:16]}: resume on the same --data and --benchmark, or use another --out")
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
             raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
                              f"{meta['world_size']} process(es)): the batch order depends on it")
@@ -187,7 +199,7 @@ def train(cfg: PretrainConfig) -> dict:
     main = rank == 0
     base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
-                 "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data), "git_commit": checkpoint.git_commit(),
+                 "dataset_manifest_sha256": dataset_sha, "git_commit": checkpoint.git_commit(),
                  "world_size": world, "precision": precision, "cpu_policy": resources.policy()}
     log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
 
@@ -221,8 +233,11 @@ def train(cfg: PretrainConfig) -> dict:
     summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
                "stopped_early": stopped,
-               "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {}}
+               "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {},
+               "cpu_policy": resources.policy()}                            # at the end: threads re-chosen on the way
     if main:
-        (out / "pretrain.json").write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
+        with atomic_file(out / "pretrain.json") as tmp:
+            tmp.write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
+        lock.release()
     finish_distributed()
     return summary

@@ -16,10 +16,16 @@ def collect(runs: list[Path]) -> list[dict]:
     rows = []
     for run in runs:
         for path in sorted(Path(run).glob("eval/*.json")):
-            r = json.loads(path.read_text())
+            try:
+                r = json.loads(path.read_bytes()[:64 << 20])
+                evaluation = r["evaluation"]
+                kind = evaluation + (str(r["percent"]) if evaluation == "semi" else "")
+                if not {"dataset", "benchmark", "protocol", "top1"} <= set(r):
+                    raise KeyError("dataset, benchmark, protocol or top1")
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}: not a gltr evaluation result ({type(e).__name__}: {e})") from None
             if r.get("evaluation") == "semi" and "seeds" not in r:
                 continue                                   # per-seed files: the summary row covers them
-            kind = r["evaluation"] + (str(r["percent"]) if r["evaluation"] == "semi" else "")
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
 

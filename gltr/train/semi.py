@@ -15,15 +15,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gltr import resources
 from gltr.configs import SemiConfig
 from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_list
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
-from gltr.train.evaluate import check_compatible, load_encoder, provenance, run_folder, topk, write_result
+from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
+                                 write_result)
 
 
 def semi_eval(cfg: SemiConfig) -> dict:
+    with run_lock(cfg):
+        return _semi_eval(cfg)
+
+
+def _semi_eval(cfg: SemiConfig) -> dict:
     _, _, device = init_distributed()
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -35,9 +42,6 @@ def semi_eval(cfg: SemiConfig) -> dict:
     train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
         keep_labels=False, subset=frozenset(names), shuffle_buffer=256))
-    if train_loader.count == 0:
-        raise ValueError(f"none of the {len(names)} samples listed for {cfg.percent}% seed {cfg.seed} "
-                         f"is in {cfg.data}: a synthetic or partial dataset?")
     test_loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(
         batch_size=128, workers=cfg.workers, shuffle=False, keep_labels=False))
     optimizer = torch.optim.AdamW([{"params": model.encoder_parameters(), "lr": cfg.lr},
@@ -46,6 +50,7 @@ def semi_eval(cfg: SemiConfig) -> dict:
 
     # ------------------------------------------------------------------ fine-tuning loop
     for epoch in range(cfg.epochs):
+        resources.adjust()                                   # neighbours came or went: re-choose the threads
         model.train()
         for batch in train_loader.epoch(epoch):
             if epoch == 0:

@@ -1,0 +1,120 @@
+"""Reading a prepared dataset's files from a folder, an http(s):// prefix or a pipe: command, bounded.
+
+    locate(data, "shards", "xsub", "train.json")   where a file of the dataset is (a path, URL or command)
+    read(where, limit, timeout)                     its bytes: at most `limit`, or an error naming it
+
+Every read is bounded twice: in size (a file longer than `limit`, e.g. a shard longer than its index
+says, is an error) and in time (no byte for READ_TIMEOUT_S seconds from a server or command is an
+error). A name from the data reaches a pipe: command only through `shlex.quote`, and only after
+`gltr.safety.check_name` accepted it.
+"""
+import os
+import selectors
+import shlex
+import stat
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+READ_TIMEOUT_S = 60          # no byte for this long from a server or a pipe: command -> error
+CHUNK = 1 << 20
+
+
+def is_url(data) -> bool:
+    return "://" in str(data) or str(data).startswith("pipe:")
+
+
+def locate(data, *parts: str) -> str:
+    """A path under a dataset folder or URL prefix. A pipe: prefix holds "{}" where the (shell-quoted) path
+    goes (pipe:aws s3 cp s3://bucket/data/{} -); any other prefix is joined with "/"."""
+    rel = "/".join(parts)
+    data = str(data)
+    if data.startswith("pipe:"):
+        if "{}" not in data:
+            raise ValueError(f"a pipe: --data needs {{}} where the file path goes: {data!r}")
+        return data.replace("{}", shlex.quote(rel))
+    return f"{data.rstrip('/')}/{rel}" if is_url(data) else str(Path(data) / rel)
+
+
+def _too_long(where: str, limit: int) -> ValueError:
+    return ValueError(f"{where}: longer than the {limit:,} bytes expected (a shard longer than its index says, "
+                      f"or not the file it should be)")
+
+
+def _local(path: str, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)           # a FIFO must not block the open
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise _too_long(path, limit)
+    return data
+
+
+def _http(url: str, limit: int, timeout: float) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:        # the timeout bounds every read
+            parts, size = [], 0
+            while size <= limit:
+                chunk = response.read(min(CHUNK, limit + 1 - size))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+    except urllib.error.HTTPError as e:
+        raise FileNotFoundError(f"{url}: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise OSError(f"{url}: {'no data for ' + str(timeout) + ' s' if 'timed out' in str(reason) else reason}") from None
+    if size > limit:
+        raise _too_long(url, limit)
+    return b"".join(parts)
+
+
+def _pipe(command: str, limit: int, timeout: float) -> bytes:
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        parts, size = [], 0
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                while True:
+                    if not sel.select(timeout):
+                        raise OSError(f"pipe:{command}: no data for {timeout} s")
+                    chunk = os.read(proc.stdout.fileno(), CHUNK)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_long(f"pipe:{command}", limit)
+            status = proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if status != 0:
+            err.seek(0)
+            last = err.read()[-300:].decode(errors="replace").strip().splitlines()
+            raise OSError(f"pipe:{command}: exited with status {status}" + (f" ({last[-1]})" if last else ""))
+    return b"".join(parts)
+
+
+def read(where: str, limit: int, timeout: float | None = None) -> bytes:
+    """The bytes of a local file, an http(s) URL or a pipe: command's output; at most `limit` of them."""
+    timeout = READ_TIMEOUT_S if timeout is None else timeout
+    if where.startswith("pipe:"):
+        return _pipe(where[len("pipe:"):], limit, timeout)
+    if where.startswith(("http://", "https://")):
+        return _http(where, limit, timeout)
+    if "://" in where:
+        raise ValueError(f"{where}: only local folders, http(s):// and pipe: are supported")
+    return _local(where, limit)
