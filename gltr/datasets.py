@@ -65,6 +65,7 @@ DATASETS = {
                           ("single",), ("view",), 10, "nwucla", 300, 300),
 }
 INTERVALS = (1, 5, 10)          # MPDP prediction intervals (frames)
+ROTATIONS = ("sequence", "per-frame")   # the rotation-sign rules (gltr.pipeline.normalize)
 
 # The shard schema: the members of one sample in a WebDataset shard, shared by writer and reader.
 MOTION, MPDP, LABEL, META = "motion.npy", "mpdp.npy", "cls", "json"
@@ -107,7 +108,10 @@ class Variant:
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "Variant":
-        """The variant stored in `source` (named in errors). Written before the layout field existed: layout 1."""
+        """The variant stored in `source` (named in errors), checked field by field against its dataset's own
+        (only the body and rotation rules are choices). Written before the layout field existed: layout 1."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: the variant is not a JSON object")
         layout = d.get("layout", 1)
         if layout != VARIANT_LAYOUT:
             newer = isinstance(layout, int) and layout > VARIANT_LAYOUT
@@ -119,9 +123,21 @@ class Variant:
             raise ValueError(f"{source}: the variant " + "; ".join(
                 part for part in (f"lacks {', '.join(sorted(missing))}" if missing else "",
                                   f"has unknown {', '.join(sorted(unknown))}" if unknown else "") if part))
-        if d["dataset"] not in DATASETS:
+        if not isinstance(d["dataset"], str) or d["dataset"] not in DATASETS:
             raise ValueError(f"{source}: unknown dataset {d['dataset']!r} in the variant")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in {**d, "layout": layout}.items()})
+        if d["rotation"] not in ROTATIONS or not isinstance(d["bodies"], str):
+            raise ValueError(f"{source}: the variant's rotation {d['rotation']!r} or bodies {d['bodies']!r} is not a "
+                             f"rule gltr knows")
+        variant = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in {**d, "layout": layout}.items()})
+        try:
+            expected = make_variant(variant.dataset, variant.bodies, variant.rotation)
+        except ValueError as e:
+            raise ValueError(f"{source}: {e}") from None
+        for f in fields(cls):
+            if getattr(variant, f.name) != getattr(expected, f.name):
+                raise ValueError(f"{source}: the variant's {f.name} {getattr(variant, f.name)!r} is not "
+                                 f"{variant.dataset}'s ({getattr(expected, f.name)!r})")
+        return variant
 
 
 def make_variant(dataset: str, bodies: str | None = None, rotation: str = "sequence") -> Variant:

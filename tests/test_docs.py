@@ -24,6 +24,13 @@ def test_readme_is_a_five_minute_read():
         assert must in readme, must
 
 
+def test_no_page_holds_a_placeholder():
+    """Every figure in README and docs/ was filled in from a measurement."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        found = re.findall(r"\b[A-Z]+(?:_[A-Z]+)*_(?:TIME|LINE|PLACEHOLDER)\b|\bTODO\b|\bTBD\b", page.read_text())
+        assert found == [], (page.name, found)
+
+
 def test_the_site_builds_strictly(tmp_path):
     pytest.importorskip("mkdocs")
     result = subprocess.run([str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(tmp_path / "site")],

@@ -476,3 +476,21 @@ def _alive(pid: int) -> bool:
         return state != "Z"
     except OSError:
         return False
+
+
+def test_a_tampered_variant_in_an_index_is_refused(synth_ntu_prepared, tmp_path):
+    """Found by the fuzz suite: a variant that is missing, not an object, or not its dataset's own."""
+    from gltr.train.data import read_index
+    data = copy_of(synth_ntu_prepared, tmp_path)
+    good = json.loads((data / "shards/xsub/train.json").read_text())
+    for change, message in ((lambda ix: ix.pop("variant"), "not a JSON object"),
+                            (lambda ix: ix.update(variant="x"), "not a JSON object"),
+                            (lambda ix: ix["variant"].update(t_max=10 ** 9), "t_max"),
+                            (lambda ix: ix["variant"].update(persons="2"), "persons"),
+                            (lambda ix: ix["variant"].update(rotation="[/x]"), "rotation"),
+                            (lambda ix: ix.update(dataset="ntu60"), "not its variant's")):
+        index = json.loads(json.dumps(good))
+        change(index)
+        (data / "shards/xsub/train.json").write_text(json.dumps(index))
+        with pytest.raises(ValueError, match=message):
+            read_index(data, "xsub", "train")

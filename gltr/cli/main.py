@@ -133,8 +133,8 @@ COMPUTE = {"pretrain", "linear", "knn", "semi", "attention", "evidence", "demo"}
 @app.callback()
 def start(ctx: typer.Context,
           threads: int = typer.Option(None, min=1, envvar="GLTR_THREADS",
-                                      help="torch threads for training and evaluation [default: one per CPU idle at "
-                                           "start, of those this process may use]"),
+                                      help="torch threads for training and evaluation [default: one per CPU that "
+                                           "other processes leave idle, re-chosen while training]"),
           debug: bool = typer.Option(False, "--debug", help="on an error, show the Python traceback (also "
                                      "GLTR_DEBUG=1) instead of one line")):
     """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""

@@ -9,7 +9,7 @@ to the float32 coordinates before the result is stored as float32.
 """
 import numpy as np
 
-ROTATIONS = ("sequence", "per-frame")
+from gltr.datasets import ROTATIONS
 
 
 def valid_length(x: np.ndarray, t_max: int) -> int:

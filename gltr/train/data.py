@@ -114,7 +114,9 @@ def read_index(data, benchmark: str, split: str) -> dict:
         raise ValueError(f"{url} describes {index.get('benchmark')}/{index.get('split')}, not {benchmark}/{split}")
     check_index(index, url)
     index["data"], index["url"] = str(data), url
-    index["variant"] = Variant.from_dict(index["variant"], url)
+    index["variant"] = Variant.from_dict(index.get("variant"), url)
+    if index.get("dataset") != index["variant"].dataset:
+        raise ValueError(f"{url}: dataset {index.get('dataset')!r} is not its variant's {index['variant'].dataset!r}")
     return index
 
 
