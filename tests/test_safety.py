@@ -69,6 +69,17 @@ def test_a_pipe_command_gets_the_path_shell_quoted():
     assert locate("pipe:cat /d/{}", "a b;c") == "pipe:cat /d/'a b;c'"                  # defence in depth
 
 
+def test_a_pipe_command_never_goes_through_a_shell(tmp_path):
+    from gltr.train import fetch
+    (tmp_path / "a b;c").write_bytes(b"data")
+    marker = tmp_path / "pwned"
+    where = fetch.locate(f"pipe:cat {tmp_path}/{{}}", "a b;c")
+    assert fetch.read(where, 100) == b"data"                                  # one argument, spaces and ; included
+    with pytest.raises(OSError, match="exited with status"):
+        fetch.read(f"pipe:cat {tmp_path}/x; touch {marker}", 100)              # ; is an argument of cat, not a shell
+    assert not marker.exists()
+
+
 def test_counts_and_sizes_in_an_index_are_bounded_before_use(synth_ntu_prepared, tmp_path):
     from gltr.train.data import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)

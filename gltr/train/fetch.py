@@ -5,7 +5,8 @@
 
 Every read is bounded twice: in size (a file longer than `limit`, e.g. a shard longer than its index
 says, is an error) and in time (no byte for READ_TIMEOUT_S seconds from a server or command is an
-error). A name from the data reaches a pipe: command only through `shlex.quote`, and only after
+error). A pipe: prefix is one program and its arguments, run without a shell (no `|`, `;` or `$`
+expansion); a name from the data becomes one of its arguments, and only after
 `gltr.safety.check_name` accepted it.
 """
 import os
@@ -78,8 +79,16 @@ def _http(url: str, limit: int, timeout: float) -> bytes:
 
 
 def _pipe(command: str, limit: int, timeout: float) -> bytes:
+    """The output of one program run with its arguments, never through a shell: `command` is split as a shell
+    would split words (so `locate`'s quoting round-trips), but no shell ever sees it."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise ValueError(f"pipe:{command}: not a command line ({e})") from None
+    if not argv:
+        raise ValueError("pipe: needs a command, e.g. pipe:aws s3 cp s3://bucket/data/{} -")
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         parts, size = [], 0
         try:
