@@ -20,9 +20,14 @@ import time
 _POLICY: dict = {}
 
 
+def affinity() -> set:
+    """The CPUs this process may be scheduled on."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = len(affinity())
     try:
         quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
         if quota != "max":
@@ -48,7 +53,7 @@ def _cpu_times(cpus: set) -> tuple[int, int]:
 
 def busy_cpus(seconds: float = 0.2) -> float:
     """How many of this process's CPUs other work keeps busy now (0 where /proc/stat is not readable)."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cpus = affinity()
     try:
         b0, t0 = _cpu_times(cpus)
         time.sleep(seconds)
@@ -101,7 +106,7 @@ def adjust() -> int:
     import torch
     if _POLICY.get("source") != "idle CPUs":
         return torch.get_num_threads()
-    cpus = os.sched_getaffinity(0)
+    cpus = affinity()
     try:
         busy, total = _cpu_times(cpus)
     except (OSError, ValueError):

@@ -4,11 +4,14 @@
     check_name(s, kind) a name read from data (shard, benchmark, split) validated before it becomes a path, URL or command
     hold_lock(path)     an exclusive lock file: no truncation, no symlink followed, names the holder's pid
     atomic_file(path)   write under a temporary name, rename on success, remove the temporary file on any failure
+    read_regular(p, n)  at most n + 1 bytes of a regular file, opened without blocking (a FIFO never hangs a read)
 """
 import contextlib
 import errno
+import fcntl
 import os
 import re
+import stat
 from pathlib import Path
 
 NAMES = {                                          # ASCII only: no look-alike digits, no separators, no globs
@@ -62,7 +65,6 @@ def hold_lock(path: Path, what: str) -> Lock:
     """Lock `path` for this process. The file is opened without truncation and without following a symlink;
     a path that is a symlink, a folder or a file gltr did not write is refused; a lock held elsewhere
     stops at once, naming the holder's pid."""
-    import fcntl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_symlink():
@@ -73,7 +75,6 @@ def hold_lock(path: Path, what: str) -> Lock:
         if e.errno in (errno.ELOOP, errno.EISDIR):
             raise FileExistsError(f"{path}: the lock path is a symbolic link or a folder; refusing to use it") from None
         raise
-    import stat
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > 200:
         os.close(fd)
@@ -105,3 +106,17 @@ def atomic_file(path: Path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_regular(path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `path` (the caller decides what a longer file means). Opened with O_NONBLOCK
+    and checked to be a regular file on the opened descriptor, so a FIFO or device, even one swapped in after
+    a check, never blocks; ValueError names it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file (FIFO, socket or device)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    finally:
+        os.close(fd)

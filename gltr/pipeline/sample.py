@@ -1,8 +1,6 @@
 """One raw file -> one prepared sample (runs in the worker processes)."""
 import hashlib
 import json
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from gltr.datasets import SUBSAMPLE, Variant
 from gltr.pipeline.bodies import select_bodies, trim_leading_empty
 from gltr.pipeline.normalize import subsample, to_motion, valid_length
 from gltr.pipeline.ntu_reader import SkeletonError, parse_skeleton
+from gltr.safety import read_regular
 
 
 class SampleError(ValueError):
@@ -59,14 +58,10 @@ RAW_MAX_BYTES = 256 << 20       # the largest real NTU file is ~5 MB, NW-UCLA's 
 def read_raw(path: Path) -> bytes:
     """A raw file's bytes. Opened without blocking and checked to be a regular file on the opened descriptor
     (a file swapped for a FIFO after discovery never hangs the run); larger than RAW_MAX_BYTES is an error."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SampleError("not a regular file (FIFO, socket or device)")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(RAW_MAX_BYTES + 1)
-    finally:
-        os.close(fd)
+        data = read_regular(path, RAW_MAX_BYTES)
+    except ValueError as e:
+        raise SampleError(str(e).split(": ", 1)[-1]) from None        # the file is named by the caller's report
     if len(data) > RAW_MAX_BYTES:
         raise SampleError(f"larger than {RAW_MAX_BYTES >> 20} MB: not a skeleton file")
     return data

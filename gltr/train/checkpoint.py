@@ -12,7 +12,6 @@ Both files are written under a temporary name and renamed; the .pt's rename is t
 """
 import hashlib
 import json
-import os
 import pickle
 import subprocess
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from gltr.pipeline.store import sha256_file
+from gltr.safety import atomic_file
 
 
 def git_commit() -> str:
@@ -76,19 +76,12 @@ def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
     meta = {**json.loads(json.dumps(meta)), "contents": "full" if optimizer is not None else "weights",
             "state_sha256": state_digest(state)}                       # plain JSON types: loadable with weights_only
     state["meta"] = meta
-    pt, js, tmp = folder / f"{name}.pt", folder / f"{name}.json", folder / f".{name}.pt.tmp"
-    try:
+    pt = folder / f"{name}.pt"
+    with atomic_file(pt) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, pt)
-    finally:
-        tmp.unlink(missing_ok=True)
     mirror = {**meta, "weights_sha256": sha256_file(pt), "bytes": pt.stat().st_size}
-    tmp = folder / f".{name}.json.tmp"
-    try:
+    with atomic_file(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(mirror, indent=1) + "\n")
-        os.replace(tmp, js)
-    finally:
-        tmp.unlink(missing_ok=True)
     return pt
 
 

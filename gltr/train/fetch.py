@@ -12,12 +12,13 @@ expansion); a name from the data becomes one of its arguments, and only after
 import os
 import selectors
 import shlex
-import stat
 import subprocess
 import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from gltr.safety import read_regular
 
 READ_TIMEOUT_S = 60          # no byte for this long from a server or a pipe: command -> error
 CHUNK = 1 << 20
@@ -45,14 +46,7 @@ def _too_long(where: str, limit: int) -> ValueError:
 
 
 def _local(path: str, limit: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)           # a FIFO must not block the open
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
-    finally:
-        os.close(fd)
+    data = read_regular(path, limit)
     if len(data) > limit:
         raise _too_long(path, limit)
     return data
