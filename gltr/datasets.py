@@ -29,6 +29,8 @@ UCLA_BONES = (  # Kinect v1
     (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18),
 )
 CROP = "crop to the first t_max frames"            # how a clip longer than t_max is shortened
+WHOLE_FILE = "file"                                 # a sample is a whole file (NTU, NW-UCLA)
+PKU_CLIPS = ("start:end", "start-1:end")           # a PKU-MMD instance: MAMP's rows [start:end), AimCLR's [start-1:end)
 SUBSAMPLE = "uniform subsample to t_max"
 
 
@@ -50,6 +52,7 @@ class DatasetInfo:
     pretrain_preset: str        # the model preset the paper pretrains with
     pretrain_epochs: int        # the paper's pretraining length
     probe_epochs: int           # the linear probe's epochs
+    clip_rules: tuple = (WHOLE_FILE,)   # how a sample's frames are cut from its file; the first is the default
 
     @property
     def joints(self) -> int:
@@ -63,6 +66,11 @@ DATASETS = {
                           ("energy", "first2", "denoise"), ("xsub", "xset"), 120, "ntu", 120, 120),
     "nwucla": DatasetInfo("nwucla", "nwucla", ".json", 1, UCLA_JOINTS, UCLA_BONES, 2, (4, 8), 50, SUBSAMPLE,
                           ("single",), ("view",), 10, "nwucla", 300, 300),
+    # PKU-MMD: Kinect v2 like NTU (same joints, bones, centre and long-clip rule), both bodies of the file kept
+    "pkummd1": DatasetInfo("pkummd1", "pku", ".txt", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
+                           ("both",), ("xsub", "xview"), 51, "ntu", 120, 120, PKU_CLIPS),
+    "pkummd2": DatasetInfo("pkummd2", "pku", ".txt", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
+                           ("both",), ("xsub", "xview"), 41, "ntu", 120, 120, PKU_CLIPS),
 }
 INTERVALS = (1, 5, 10)          # MPDP prediction intervals (frames)
 ROTATIONS = ("sequence", "per-frame")   # the rotation-sign rules (gltr.pipeline.normalize)
@@ -79,7 +87,8 @@ def dataset_info(name: str) -> DatasetInfo:
 
 # ----------------------------------------------------------------------------- the variant
 
-VARIANT_LAYOUT = 1              # bump when a field changes meaning; from_dict refuses layouts it does not know
+VARIANT_LAYOUT = 2              # bump when a field changes meaning; from_dict refuses layouts it does not know
+# 2: `clip` added (how a sample's frames are cut from its file); a layout-1 variant reads as clip "file".
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,7 @@ class Variant:
     t_max: int
     long_clips: str
     joint_names: tuple
+    clip: str = WHOLE_FILE
     layout: int = VARIANT_LAYOUT
 
     @property
@@ -113,6 +123,8 @@ class Variant:
         if not isinstance(d, dict):
             raise ValueError(f"{source}: the variant is not a JSON object")
         layout = d.get("layout", 1)
+        if layout == 1 and isinstance(d.get("dataset"), str) and "clip" not in d:
+            d, layout = {**d, "clip": WHOLE_FILE}, VARIANT_LAYOUT     # layout 1 had no clip: every sample was a file
         if layout != VARIANT_LAYOUT:
             newer = isinstance(layout, int) and layout > VARIANT_LAYOUT
             raise ValueError(f"{source}: variant layout {layout}, this gltr reads layout {VARIANT_LAYOUT}; "
@@ -130,7 +142,8 @@ class Variant:
                              f"rule gltr knows")
         variant = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in {**d, "layout": layout}.items()})
         try:
-            expected = make_variant(variant.dataset, variant.bodies, variant.rotation)
+            expected = make_variant(variant.dataset, variant.bodies, variant.rotation,
+                                    variant.clip if isinstance(variant.clip, str) else repr(variant.clip))
         except ValueError as e:
             raise ValueError(f"{source}: {e}") from None
         for f in fields(cls):
@@ -140,13 +153,19 @@ class Variant:
         return variant
 
 
-def make_variant(dataset: str, bodies: str | None = None, rotation: str = "sequence") -> Variant:
-    """The faithful variant of `dataset`, with the body and rotation rules optionally changed."""
+def make_variant(dataset: str, bodies: str | None = None, rotation: str = "sequence",
+                 clip: str | None = None) -> Variant:
+    """The faithful variant of `dataset`, with the body, rotation and clip rules optionally changed."""
     info = dataset_info(dataset)
     if bodies is not None and bodies not in info.body_rules:
         if info.body_rules == ("single",):
             raise ValueError(f"{info.name} has one person per clip: --bodies does not apply")
+        if info.body_rules == ("both",):
+            raise ValueError(f"{info.name} keeps both bodies its files hold: --bodies does not apply")
         raise ValueError(f"--bodies {bodies!r}: {info.name} accepts {', '.join(info.body_rules)}")
+    if clip is not None and clip not in info.clip_rules:
+        raise ValueError(f"--clip {clip!r}: {info.name} accepts {', '.join(info.clip_rules)}")
     return Variant(dataset=dataset, bodies=bodies or info.body_rules[0], rotation=rotation, persons=info.persons,
                    joints=info.joints, centre_joint=info.centre_joint, shoulders=info.shoulders,
-                   intervals=INTERVALS, t_max=info.t_max, long_clips=info.long_clips, joint_names=info.joint_names)
+                   intervals=INTERVALS, t_max=info.t_max, long_clips=info.long_clips, joint_names=info.joint_names,
+                   clip=clip or info.clip_rules[0])

@@ -185,3 +185,43 @@ def ctrgcn_translated(joints):
         joints[miss1, :75] = 0
         joints[miss2, 75:] = 0
     return joints
+
+
+# ----------------------------------------------------------------------------- MAMP, written out as its
+# data/pku_v{1,2}/pku_gendata.py does it (numpy.loadtxt, os.listdir, one label row at a time)
+
+def mamp_gendata(data_path, phase, benchmark, part):
+    """(names '<file>_<idx>', x float32 [N, 300, 150], labels) of one benchmark part, as gendata()."""
+    import os
+    views, subjects = (("cross-view.txt", "cross-subject.txt") if phase == 1 else
+                       ("cross_view_v2.txt", "cross_subject_v2.txt"))
+    with open(f"{data_path}/{views}") as f:
+        training_views = f.readlines()[1].strip("\n").split(", ")
+    with open(f"{data_path}/{subjects}") as f:
+        training_subjects = f.readlines()[1].strip("\n").split(", ")
+    names, joints, labels = [], [], []
+    for filename in os.listdir(f"{data_path}/skeleton"):
+        istraining = filename[:-4] in (training_views if benchmark == "XView" else training_subjects)
+        if istraining != (part == "train"):
+            continue
+        video_labels = np.loadtxt(f"{data_path}/label/{filename}", delimiter=",")
+        for idx in range(video_labels.shape[0]):
+            seq_data = np.loadtxt(f"{data_path}/skeleton/{filename}")
+            label = np.loadtxt(f"{data_path}/label/{filename}", delimiter=",")
+            start, end = int(label[idx][1]), int(label[idx][2])
+            data = seq_data[start:end, :]
+            if data.sum() != 0:
+                names.append(f"{filename}_{idx}")
+                labels.append(int(video_labels[idx][0] - 1))
+                joints.append(data)
+    fp = np.zeros((len(joints), 300, 150), dtype=np.float32)
+    for i, data in enumerate(joints):
+        fp[i, 0:min(data.shape[0], 300), :] = data[0:min(data.shape[0], 300), :]
+    return names, fp, labels
+
+
+def mamp_one_hot(labels):
+    y = np.zeros((len(labels), 51))
+    for i, l in enumerate(labels):
+        y[i, l] = 1
+    return y

@@ -50,6 +50,13 @@ class Dataset(str, Enum):
     ntu60 = "ntu60"
     ntu120 = "ntu120"
     nwucla = "nwucla"
+    pkummd1 = "pkummd1"
+    pkummd2 = "pkummd2"
+
+
+class Clip(str, Enum):
+    mamp = "start:end"
+    aimclr = "start-1:end"
 
 
 class Bodies(str, Enum):
@@ -66,6 +73,8 @@ class Rotation(str, Enum):
 class RawKind(str, Enum):
     ntu = "ntu"
     nwucla = "nwucla"
+    pkummd1 = "pkummd1"
+    pkummd2 = "pkummd2"
 
 
 class Preset(str, Enum):
@@ -222,6 +231,8 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
             bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
             rotation: Rotation = typer.Option(None, help="rotation sign: one per sequence (faithful) or per frame "
                                                        + default(run_prepare, "rotation")),
+            clip: Clip = typer.Option(None, help="PKU-MMD: an instance's rows, [start:end) as MAMP or [start-1:end) "
+                                      "as AimCLR [default: start:end]"),
             shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
@@ -240,7 +251,7 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
         try:
             report = run_prepare(dataset.value, raw, out, overwrite=overwrite, log=log, progress=progress,
                                  **given(workers=workers, bodies=bodies and bodies.value, rotation=rotation and rotation.value,
-                                         shard_size=shard_size))
+                                         clip=clip and clip.value, shard_size=shard_size))
         except KeyboardInterrupt:
             fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)
     table = Table(title=shown(f"prepared {dataset.value} -> {out}"))
@@ -306,16 +317,19 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
 
 
 @command()
-def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton or NW-UCLA JSON"),
+def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton, NW-UCLA JSON or a PKU-MMD "
+                                         "Phase I / II folder (skeleton/, label/, split files)"),
           out: Path = typer.Option(..., help="folder to write the raw files into"),
-          samples: int = typer.Option(200, min=1, help="number of raw files"),
+          samples: int = typer.Option(200, min=1, help="number of raw files (PKU-MMD: sequences, each of 3-5 instances)"),
           seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
-                                                                   "at most 10 " + default(synth_ntu, "classes"))):
-    """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON formats."""
-    from gltr.pipeline.synth import synth_nwucla
-    write = synth_ntu if kind == RawKind.ntu else synth_nwucla
+                                                                   "at most 10; PKU-MMD: 51 / 41 " + default(synth_ntu, "classes"))):
+    """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON / PKU-MMD formats."""
+    from gltr.pipeline.synth import synth_nwucla, synth_pku
+    write = {RawKind.ntu: synth_ntu, RawKind.nwucla: synth_nwucla,
+             RawKind.pkummd1: functools.partial(synth_pku, phase=1),
+             RawKind.pkummd2: functools.partial(synth_pku, phase=2)}[kind]
     try:
-        paths = write(out, samples, seed, **given(classes=classes))
+        paths = write(out, samples, seed=seed, **given(classes=classes))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--classes")
     say(f"wrote {len(paths)} {kind.value} files to {out}")
@@ -620,6 +634,19 @@ def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (n
                          log=lambda line: tell(line))
     for name, r in written.items():
         say(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
+
+
+@command("mamp", group=export_app)
+def export_mamp(data: Path = typer.Argument(..., help="prepared PKU-MMD dataset (pkummd1 or pkummd2)"),
+                out: Path = typer.Option(..., help="folder for PKUv1_XSub.npz / PKUv1_XView.npz or PKUv2_XSub.npz / "
+                                         "PKUv2_XView.npz"),
+                raw: Path = typer.Option(None, help="the raw folder [default: the folder prepare read, from prepare.json]"),
+                overwrite: bool = typer.Option(False, "--overwrite", help="replace .npz files in --out that gltr exported")):
+    """MAMP's PKU-MMD .npz files (x float32 [N, 300, 150], y one-hot with 51 columns), from the raw sequences."""
+    from gltr.export.mamp import export_mamp as run_export
+    written = run_export(data, out, raw, overwrite=overwrite, log=lambda line: tell(line))
+    for name, r in written.items():
+        say(f"{out / name}: {r['train']:,} train, {r['test']:,} test")
 
 
 @command()

@@ -15,6 +15,7 @@ class Task:
     fields: dict
     label: int
     copies: list = field(default_factory=list)        # other files of the same sample, tried if `path` is damaged
+    splits: dict | None = None                          # {benchmark: "train" | "test"} from split files (PKU-MMD)
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Found:
     duplicates: list = field(default_factory=list)     # {"file", "duplicate_of"}
     out_of_scope: int = 0                               # NTU-120 files when preparing NTU-60
     files_seen: int = 0
+    benchmarks: tuple | None = None                     # those with a split (PKU-MMD: a split file); None: all
+    listed_without_skeleton: dict = field(default_factory=dict)   # {benchmark: names in a split file, no file}
 
 
 def walk(raw: Path, suffix: str, skipped: list):

@@ -21,8 +21,9 @@ import gltr
 from gltr.pipeline.discover import Task, discover
 from gltr.datasets import Variant, make_variant
 from gltr.pipeline.names import split_of
+from gltr.pipeline.pku import ALL_ZERO, discover_pku
 from gltr.pipeline.parallel import in_order
-from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
+from gltr.pipeline.sample import SampleError, read_ntu, read_pku, read_ucla
 from gltr.safety import hold_lock
 from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
 
@@ -50,6 +51,8 @@ def _process(task: Task):
         try:
             if _variant.info.family == "nwucla":
                 sample = read_ucla(path, _variant, task.label)
+            elif _variant.info.family == "pku":
+                sample = read_pku(path, _variant, task.fields)
             else:
                 sample = read_ntu(path, _variant)
             meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
@@ -95,7 +98,7 @@ def versions() -> dict:
 
 
 def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | None = None,
-            rotation: str = "sequence", shard_size: int = 500, overwrite: bool = False,
+            rotation: str = "sequence", clip: str | None = None, shard_size: int = 500, overwrite: bool = False,
             log=print, progress=None) -> dict:
     """Prepare `dataset` from the raw files under `raw` into `out`; return the report (prepare.json).
 
@@ -104,11 +107,14 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     total)` is called per file.
     """
     start = time.perf_counter()
-    variant = make_variant(dataset, bodies, rotation)
+    variant = make_variant(dataset, bodies, rotation, clip)
     raw, out = Path(raw), Path(out)
     check_output(raw, out, overwrite)
     lock = hold_lock(out.with_name(out.name + ".lock"), "prepare")    # one prepare per output at a time
-    found = discover(dataset, raw)
+    if variant.info.family == "pku":
+        found = discover_pku(dataset, raw, variant.info.num_classes, variant.info.benchmarks, log)
+    else:
+        found = discover(dataset, raw)
     for f in found.failed:
         log(f"{f['file']}: {f['reason']}")
     tmp = start_partial(out)
@@ -122,11 +128,15 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
         "versions": versions(),
         "counts": {"files_seen": found.files_seen, "prepared": written["prepared"], "frames": written["frames"],
                    "failed": len(written["failed"]), "missing_skeleton": len(found.missing),
-                   "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope},
+                   "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope,
+                   **({"all_zero_instances": sum(f["reason"] == ALL_ZERO for f in written["failed"]),
+                       "listed_without_skeleton": sum(map(len, found.listed_without_skeleton.values()))}
+                      if variant.info.family == "pku" else {})},
         "splits": written["splits"],
         "failed": written["failed"],
         "missing_skeleton": found.missing,
         "duplicates": found.duplicates,
+        **({"listed_without_skeleton": found.listed_without_skeleton} if variant.info.family == "pku" else {}),
         "files": files,
         # "run" is the only part that differs between identical runs (times, worker count).
         "run": {"workers": workers, "seconds": round(seconds, 3),
@@ -151,7 +161,7 @@ def start_partial(out: Path) -> Path:
 
 def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_size: int, log, progress) -> dict:
     """Parse every task in workers and write store.zarr, manifest.parquet and the shards under `tmp`."""
-    benchmarks, num_classes, dataset = variant.info.benchmarks, variant.info.num_classes, variant.dataset
+    benchmarks, num_classes, dataset = found.benchmarks or variant.info.benchmarks, variant.info.num_classes, variant.dataset
     store = StoreWriter(tmp / "store.zarr", variant)
     shard_writers = {(b, s): ShardWriter(tmp / "shards" / b, s, shard_size) for b in benchmarks for s in ("train", "test")}
     columns = {k: [] for k in ["sample_id", "label", "length", "offset", "raw_bodies", "source", "sha256"]}
@@ -167,6 +177,8 @@ def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_siz
             progress(1, len(found.tasks))
         rel = str(task.path.relative_to(raw))
         if isinstance(result, str):
+            if task.splits is not None:                 # PKU-MMD: one instance of the sequence failed
+                rel = f"{rel} (label row {task.fields['row'] + 1})"
             failed.append({"file": rel, "reason": result})
             log(f"{rel}: {result}")
             continue
@@ -182,7 +194,7 @@ def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_siz
             rel = used_rel
         offset = store.append(result)
         for b in benchmarks:
-            split = split_of(dataset, b, task.fields)
+            split = task.splits[b] if task.splits is not None else split_of(dataset, b, task.fields)
             shard_writers[b, split].write(blob)
             columns[f"split_{b}"].append(split)
         for k, v in [("sample_id", task.sample_id), ("label", task.label), ("length", len(result.motion)),
@@ -195,7 +207,7 @@ def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_siz
     store.close({"dataset": dataset, "variant": variant.to_dict(), "num_samples": len(columns["sample_id"]),
                  "num_classes": num_classes, "gltr_version": gltr.__version__})
     types = {"label": pa.int16(), "length": pa.int32(), "offset": pa.int64(), "raw_bodies": pa.int16(),
-             **{k: pa.int16() for k in field_names}}
+             **{k: pa.int32() if k in ("start", "end") else pa.int16() for k in field_names}}
     table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
     pq.write_table(table, tmp / "manifest.parquet")
     splits = {}
@@ -248,7 +260,8 @@ def output_hashes(root: Path, shard_writers) -> dict:
 
 
 def exit_status(report: dict) -> int:
-    """0 if every file prepared or was skipped for a documented reason; 1 if any file failed."""
-    return 1 if report["counts"]["failed"] else 0
+    """0 if every file prepared or was skipped for a documented reason (an all-zero PKU-MMD instance is one:
+    MAMP drops them too); 1 if any file failed."""
+    return 1 if report["counts"]["failed"] - report["counts"].get("all_zero_instances", 0) else 0
 
 

@@ -80,6 +80,21 @@ def read_ntu(path: Path, variant: Variant) -> Sample:
     return finish(path.name.split(".")[0], sha, len(np.unique(skel.body_id)), x, variant)
 
 
+def read_pku(path: Path, variant: Variant, fields: dict) -> Sample:
+    """One PKU-MMD instance: rows [start:end) (or [start-1:end)) of its sequence file, both bodies."""
+    from gltr.pipeline.pku import PkuError, cut_instance, read_sequence
+    try:
+        sha, sequence = read_sequence(path, read_raw)
+        x = cut_instance(sequence, fields["start"], fields["end"], variant.clip)    # [L, 2, 25, 3]
+    except PkuError as e:
+        raise SampleError(str(e)) from None
+    raw_bodies = 1 + int(x[:, 1].any())
+    x = trim_leading_empty(x)
+    if len(x) == 0:
+        raise SampleError("the first body is absent in every frame of the instance")
+    return finish(f"{path.stem}_{fields['row']:03d}", sha, raw_bodies, x, variant)
+
+
 def read_ucla(path: Path, variant: Variant, expected_label: int) -> Sample:
     data = read_raw(path)
     sha = hashlib.sha256(data).hexdigest()

@@ -128,3 +128,59 @@ def synth_nwucla(out: Path, samples: int, seed: int, classes: int = 10, lengths:
         path.write_text(json.dumps(record))
         paths.append(path)
     return paths
+
+
+def pku_name(phase: int, number: int, view: str) -> str:
+    """Phase I '0002-L'; Phase II 'A01N02-L' (sequence `number` spread over actions 1-41 x episodes)."""
+    return f"{number:04d}-{view}" if phase == 1 else f"A{1 + number % 41:02d}N{1 + number // 41:02d}-{view}"
+
+
+def synth_pku(out: Path, sequences: int, seed: int, phase: int = 2, classes: int = 10,
+              instances: tuple = (3, 6), lengths: tuple = (40, 120)) -> list[Path]:
+    """Write a PKU-MMD Phase `phase` raw folder: `sequences` long sequences (views L, M, R in turn) in
+    skeleton/, their label files in label/ (one row per instance, `action,start,end,confidence`,
+    classes in turn), and the two split files (train: the first two thirds of the sequence numbers for
+    xsub, views M and R for xview). A sequence holds 3-5 instances separated by idle frames; a third
+    have a second person doing the same action, and rows after the first begin with a space, as in
+    the real files."""
+    limit = 51 if phase == 1 else 41
+    if not 1 <= classes <= limit:
+        raise ValueError(f"PKU-MMD Phase {phase} has {limit} classes, not {classes}")
+    out = Path(out)
+    for sub in ("skeleton", "label"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths, names, next_class = [], [], 0
+    for i in range(sequences):
+        name = pku_name(phase, 2 + i // 3, "LMR"[i % 3])
+        names.append(name)
+        two = rng.random() < 1 / 3
+        pieces, rows = [], []
+        frame = int(rng.integers(5, 30))
+        idle = lambda n: np.repeat(NTU_POSE[None] + np.array([0, 0.1, 3.0]), n, 0)       # [n, 25, 3] standing still
+        pieces.append(idle(frame))
+        for _ in range(int(rng.integers(*instances))):
+            label, T = next_class % classes, int(rng.integers(*lengths))
+            next_class += 1
+            pieces.append(class_motion(rng, label, T, NTU_POSE, NTU_LIMBS))
+            rows.append((label + 1, frame, frame + T, int(rng.integers(1, 3))))
+            gap = int(rng.integers(5, 30))
+            pieces.append(idle(gap))
+            frame += T + gap
+        first = np.concatenate(pieces)                                                   # [F, 25, 3]
+        second = first + np.array([0.8, 0.0, 0.2]) if two else np.zeros_like(first)
+        values = np.concatenate([first.reshape(len(first), 75), second.reshape(len(first), 75)], axis=1)
+        text = "\n ".join(" ".join(f"{v:.6f}" for v in row) for row in values) + "\n"
+        path = out / "skeleton" / f"{name}.txt"
+        path.write_text(text)
+        (out / "label" / f"{name}.txt").write_text("".join(f"{a},{s},{e},{c}\n" for a, s, e, c in rows))
+        paths.append(path)
+    numbers = sorted({n.split("-")[0] for n in names})
+    xsub = [n for n in names if numbers.index(n.split("-")[0]) < 2 * len(numbers) / 3]
+    xview = [n for n in names if n[-1] in "MR"]
+    suffix = "" if phase == 1 else "_v2"
+    for benchmark, train in (("cross_subject", xsub), ("cross_view", xview)):
+        test = [n for n in names if n not in train]
+        (out / f"{benchmark}{suffix}.txt").write_text(
+            f"Training videos: \n{', '.join(train)}\nValidataion videos: \n{', '.join(test)}\n")
+    return paths
