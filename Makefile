@@ -28,7 +28,7 @@ EV_EPOCHS ?= 50
 EV_LR   ?= 5e-4
 EV_SEMI ?=
 
-.PHONY: setup test fulltest docs fuzz demo prepare manifests pretrain linear knn semi report evidence bench gpu-evidence gpu-evidence-inputs clean
+.PHONY: setup test fulltest docs fuzz demo prepare manifests pretrain linear knn semi finetune report evidence bench gpu-evidence gpu-evidence-inputs clean
 
 setup: $(VENV)/.installed
 
@@ -57,10 +57,17 @@ linear: setup
 	$(BIN)/gltr linear --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) $(ARGS)
 
 knn: setup
-	$(BIN)/gltr knn --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) $(ARGS)
+	$(BIN)/gltr knn --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) $(if $(K),--k $(K)) $(ARGS)
 
 semi: setup
 	$(BIN)/gltr semi --checkpoint $(CKPT) --data $(DATA) --benchmark $(SPLIT) --percent $(PERCENT) $(foreach s,$(SEEDS),--seed $(s)) $(ARGS)
+
+# fine-tuning on 100 % of the labels; RANDOM_INIT=1 trains from scratch instead (the baseline; needs OUT_FT)
+OUT_FT ?= $(RUN)/finetune-scratch
+FT_SEEDS ?= 0
+finetune: setup
+	$(BIN)/gltr finetune $(if $(RANDOM_INIT),--random-init --out $(OUT_FT),--checkpoint $(CKPT)) --data $(DATA) \
+		--benchmark $(SPLIT) $(foreach s,$(FT_SEEDS),--seed $(s)) $(ARGS)
 
 report: setup
 	$(BIN)/gltr report $(RUN)

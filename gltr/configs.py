@@ -85,7 +85,7 @@ class KnnConfig:
 
 @dataclass
 class SemiConfig:
-    """`gltr semi` (gltr/train/semi.py)."""
+    """`gltr semi` (gltr/train/semi.py): the loop of gltr/train/finetune.py on a committed list."""
     data: str
     benchmark: str
     percent: int
@@ -93,12 +93,44 @@ class SemiConfig:
     checkpoint: str | None = None
     epochs: int = 100
     batch_size: int = 64
-    lr: float = 1e-4
-    head_lr: float = 1e-3
+    lr: float = 1e-4                 # the encoder's (its top block; layer_decay scales the ones below)
+    head_lr: float | None = 1e-3     # None: lr
     weight_decay: float = 0.01
+    weight_decay_all: bool = True    # also on biases, norms and positional tables (as the semi figures were measured)
+    warmup_epochs: int = 0
+    schedule: str = "constant"       # or "cosine"
+    layer_decay: float = 1.0
+    label_smoothing: float = 0.0
+    drop_path: float | None = None   # None: the checkpoint's
     workers: int = 0                 # a few hundred clips: worker processes would only fight the model for the cores
     out: str | None = None
     random_init: dict | None = None
+
+
+@dataclass
+class FinetuneConfig:
+    """`gltr finetune` (gltr/train/finetune.py): whole encoder + head on 100 % of the training labels.
+    MAMP's recipe is 100 epochs, 5 warm-up, batch 24, lr 5e-4, layer decay 0.8, smoothing 0.1, drop path 0.3;
+    these defaults were chosen on NW-UCLA's validation list (docs/results.md, "Fine-tuning")."""
+    data: str
+    benchmark: str
+    checkpoint: str | None = None
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 5e-4                 # the top block's; layer_decay scales the ones below
+    head_lr: float | None = None     # None: lr
+    weight_decay: float = 0.05
+    weight_decay_all: bool = False   # False: none on biases, norms and positional tables (as MAMP, timm)
+    warmup_epochs: int = 3
+    schedule: str = "cosine"         # or "constant"
+    layer_decay: float = 0.8
+    label_smoothing: float = 0.1
+    drop_path: float | None = 0.1    # None: the checkpoint's
+    seed: int = 0
+    workers: int = 0
+    out: str | None = None
+    random_init: dict | None = None
+    validation: bool = False         # train without the validation list, score on it
 
 
 @dataclass

@@ -22,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from gltr.configs import AttentionConfig, DemoConfig, EvidenceConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
+from gltr.configs import (AttentionConfig, DemoConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig,
+                          PretrainConfig, SemiConfig)
 from gltr.export.ctrgcn import export_ctrgcn as run_ctrgcn
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
@@ -136,7 +137,7 @@ def default(owner, name: str) -> str:
     return f"[default: {value}]"
 
 
-COMPUTE = {"pretrain", "linear", "knn", "semi", "attention", "evidence", "demo"}   # commands that set the thread policy
+COMPUTE = {"pretrain", "linear", "knn", "semi", "finetune", "attention", "evidence", "demo"}   # commands that set the thread policy
 
 
 @app.callback()
@@ -336,9 +337,18 @@ def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .sk
 
 
 @command()
-def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/")):
+def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/"),
+              pkummd1: Path = typer.Option(None, help="instead: make PKU-MMD Phase I's lists from this raw folder's "
+                                           "label and split files"),
+              pkummd2: Path = typer.Option(None, help="instead: the same for Phase II")):
     """Regenerate the semi-supervised and validation sample lists in data_manifests/ (deterministic)."""
-    from gltr.pipeline.sample_lists import generate, generate_validation
+    from gltr.pipeline.sample_lists import generate, generate_pku, generate_validation
+    pku = {name: raw for name, raw in (("pkummd1", pkummd1), ("pkummd2", pkummd2)) if raw is not None}
+    for name, raw in pku.items():
+        index = generate_pku(name, raw)
+        say(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists under data_manifests/semi/")
+    if pku:
+        return
     index = generate(data)
     validation = generate_validation(data)
     say(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
@@ -513,6 +523,56 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
         m = summarize_seeds(results, run_folder(cfg))
         say(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
                           f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
+
+
+class Schedule(str, Enum):
+    cosine = "cosine"
+    constant = "constant"
+
+
+@command()
+def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+             benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+             seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
+             epochs: int = typer.Option(None, min=1, help="fine-tuning epochs " + default(FinetuneConfig, "epochs")),
+             batch_size: int = typer.Option(None, min=1, help="clips per step " + default(FinetuneConfig, "batch_size")),
+             lr: float = typer.Option(None, help="AdamW lr of the top block " + default(FinetuneConfig, "lr")),
+             head_lr: float = typer.Option(None, help="lr of the linear head [default: --lr]"),
+             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(FinetuneConfig, "weight_decay")),
+             warmup_epochs: int = typer.Option(None, min=0, help="linear warm-up " + default(FinetuneConfig, "warmup_epochs")),
+             schedule: Schedule = typer.Option(None, help="lr after the warm-up " + default(FinetuneConfig, "schedule")),
+             layer_decay: float = typer.Option(None, min=0.0, max=1.0, help="each block gets this times the lr of the one "
+                                               "above " + default(FinetuneConfig, "layer_decay")),
+             label_smoothing: float = typer.Option(None, min=0.0, max=0.5, help="cross-entropy label smoothing "
+                                                   + default(FinetuneConfig, "label_smoothing")),
+             drop_path: float = typer.Option(None, min=0.0, max=0.9, help="stochastic depth of the last block "
+                                             + default(FinetuneConfig, "drop_path")),
+             workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) "
+                                         + default(FinetuneConfig, "workers")),
+             out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+             random_init: bool = typer.Option(False, "--random-init", help="train from scratch (the baseline; needs --out)"),
+             preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
+             validation: bool = typer.Option(None, "--validation", help="train without the held-out training subjects "
+                                             "and score on them (data_manifests/validation/)")):
+    """Fine-tuning: the whole encoder and a linear head on 100 % of the training labels (or from scratch)."""
+    from gltr.train.evaluate import random_init_spec
+    from gltr.train.finetune import finetune_eval, summarize_finetune
+    eval_target(checkpoint, random_init, out)
+    results = []
+    for s in seed:
+        cfg = FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+            weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule and schedule.value,
+            layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
+            out=out and str(out), validation=validation,
+            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        r = finetune_eval(cfg)
+        say(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {s}: top-1 {r['top1']:.2f}  "
+            f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
+        results.append(r)
+    if len(results) > 1:
+        m = summarize_finetune(results, cfg)
+        say(f"finetune over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}")
 
 
 @command()

@@ -44,29 +44,58 @@ def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int
     return sorted(chosen)
 
 
-def list_path(dataset: str, benchmark: str, percent: int, seed: int, root: Path = SEMI) -> Path:
-    return root / dataset / benchmark / f"{percent}pct_seed{seed}.txt"
+def list_path(dataset: str, benchmark: str, percent: int, seed: int, root: Path | None = None) -> Path:
+    return (root or SEMI) / dataset / benchmark / f"{percent}pct_seed{seed}.txt"
 
 
-def generate(data: Path, root: Path = SEMI) -> dict:
-    """Write every list and semi/index.json (sha256 and size of each); return the index."""
-    index = {}
-    for dataset, benchmarks in ((d.name, d.benchmarks) for d in DATASETS.values()):
+def generate(data: Path, root: Path | None = None) -> dict:
+    """Write every NTU and NW-UCLA list and semi/index.json (sha256 and size of each; PKU-MMD entries already
+    there are kept); return the index."""
+    root = root or SEMI
+    index = {k: v for k, v in read_index_file(root).items() if k.startswith("pkummd")}
+    for dataset, benchmarks in ((d.name, d.benchmarks) for d in DATASETS.values() if d.family != "pku"):
         names = available_names(dataset, data)
         for benchmark in benchmarks:
             train = [n for n in names if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"]
             labels = [label_of(dataset, parse_name(dataset, n)) for n in train]
-            for percent in PERCENTS:
-                for seed in SEEDS:
-                    subset = balanced_subset(train, labels, percent, seed)
-                    path = list_path(dataset, benchmark, percent, seed, root)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    text = "\n".join(subset) + "\n"
-                    path.write_text(text)
-                    index[str(path.relative_to(root))] = {
-                        "samples": len(subset), "train_samples": len(train),
-                        "sha256": hashlib.sha256(text.encode()).hexdigest()}
+            index.update(write_lists(dataset, benchmark, train, labels, root))
     (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def generate_pku(dataset: str, raw: Path, root: Path | None = None) -> dict:
+    """The PKU-MMD lists from a raw folder's label and split files (instances named and labelled as `gltr
+    prepare` names them; rows it would refuse at discovery are left out), added to semi/index.json."""
+    from gltr.pipeline.pku import discover_pku
+    root = root or SEMI
+    info = DATASETS[dataset]
+    found = discover_pku(dataset, Path(raw), info.num_classes, info.benchmarks, log=lambda line: None)
+    index = {k: v for k, v in read_index_file(root).items() if not k.startswith(dataset + "/")}
+    for benchmark in found.benchmarks:
+        train = [t for t in found.tasks if t.splits[benchmark] == "train"]
+        index.update(write_lists(dataset, benchmark, [t.sample_id for t in train], [t.label for t in train], root))
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return index
+
+
+def read_index_file(root: Path) -> dict:
+    path = root / "index.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_lists(dataset: str, benchmark: str, train: list, labels: list, root: Path) -> dict:
+    """Every percent x seed list of one benchmark's training names; their index.json entries."""
+    index = {}
+    for percent in PERCENTS:
+        for seed in SEEDS:
+            subset = balanced_subset(train, labels, percent, seed)
+            path = list_path(dataset, benchmark, percent, seed, root)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = "\n".join(subset) + "\n"
+            path.write_text(text)
+            index[str(path.relative_to(root))] = {"samples": len(subset), "train_samples": len(train),
+                                                  "sha256": hashlib.sha256(text.encode()).hexdigest()}
     return index
 
 
@@ -114,6 +143,9 @@ def read_list(dataset: str, benchmark: str, percent: int, seed: int) -> tuple[li
     """(names, sha256) of a committed list; the sha256 is checked against semi/index.json."""
     path = list_path(dataset, benchmark, percent, seed)
     if not path.exists():
+        if DATASETS[dataset].family == "pku":
+            raise FileNotFoundError(f"no sample list {path}: PKU-MMD's lists are made from your copy's label and "
+                                    f"split files: gltr manifests --{dataset} RAW")
         raise FileNotFoundError(f"no sample list {path} (percent must be one of {PERCENTS}, seed one of {SEEDS})")
     text = path.read_text()
     sha = hashlib.sha256(text.encode()).hexdigest()

@@ -352,6 +352,14 @@ def _as_is(sample):
     return sample
 
 
+def split_names(data, benchmark: str, split: str) -> list[str]:
+    """The sample ids of one benchmark split, from manifest.parquet (bounded read, local or remote)."""
+    import pyarrow.parquet as pq
+    manifest = pq.read_table(io.BytesIO(fetch.read(locate(data, "manifest.parquet"), MANIFEST_MAX_BYTES)),
+                             columns=["sample_id", f"split_{benchmark}"])
+    return [i for i, s in zip(manifest.column(0).to_pylist(), manifest.column(1).to_pylist()) if s == split]
+
+
 class ShardLoader:
     """Batches of one benchmark split for one rank; `epoch(e, skip)` is deterministic."""
 
@@ -381,11 +389,8 @@ class ShardLoader:
         import pyarrow.parquet as pq
         if self.world > 1:
             raise ValueError("sample subsets (semi-supervised lists) run on one process")
-        url = locate(self.index["data"], "manifest.parquet")
-        manifest = pq.read_table(io.BytesIO(fetch.read(url, MANIFEST_MAX_BYTES)),
-                                 columns=["sample_id", f"split_{self.index['benchmark']}"])
-        ids, splits = manifest.column(0).to_pylist(), manifest.column(1).to_pylist()
-        total = sum(1 for i, s in zip(ids, splits) if s == self.index["split"] and i in self.cfg.subset)
+        names = split_names(self.index["data"], self.index["benchmark"], self.index["split"])
+        total = sum(1 for i in names if i in self.cfg.subset)
         return total, total
 
     def __len__(self) -> int:

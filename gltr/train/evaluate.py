@@ -67,13 +67,24 @@ def random_init_spec(data, benchmark: str, preset: str | None, seed: int) -> dic
     return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant.to_dict()}
 
 
+def pretrained_on(meta: dict) -> str | None:
+    """The dataset a checkpoint was pretrained on (None for a random encoder or an old checkpoint)."""
+    variant = meta.get("variant")
+    return variant.get("dataset") if isinstance(variant, dict) and "weights_sha256" in meta and not str(
+        meta["weights_sha256"]).startswith("random-") else None
+
+
 def check_compatible(meta: dict, index: dict) -> None:
+    """A checkpoint fits a dataset when the joint layout is the same (persons, joints, centre, T_max): NTU-60,
+    NTU-120 and PKU-MMD share theirs, so a checkpoint transfers between them; NW-UCLA's differs."""
     cfg, v = meta["model_config"], index["variant"]
     got = (v.persons, v.joints, v.centre_joint, v.t_max)
     want = (cfg["persons"], cfg["joints"], cfg["centre"], cfg["t_max"])
     if got != want:
-        raise ValueError(f"the checkpoint was trained on persons/joints/centre/T_max {want}, "
-                         f"the dataset has {got}")
+        source = pretrained_on(meta) or "its dataset"
+        raise ValueError(f"the checkpoint's joint layout ({source}: {want[0]} person(s) x {want[1]} joints, centre "
+                         f"{want[2]}, T_max {want[3]}) is not {index['dataset']}'s ({got[0]} x {got[1]}, centre "
+                         f"{got[2]}, T_max {got[3]}): it cannot transfer")
 
 
 @torch.no_grad()
@@ -189,7 +200,8 @@ def result_name(kind: str, cfg, encoder: str) -> str:
 
 def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
     """What every result records about where it came from."""
-    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "checkpoint": cfg.checkpoint,
+    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "pretrained_on": pretrained_on(meta),
+            "transfer": pretrained_on(meta) not in (None, index["dataset"]), "checkpoint": cfg.checkpoint,
             "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
             "dataset_variant": index["variant"].to_dict(), "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
             "git_commit": checkpoint.git_commit(), "cpu_policy": resources.policy(),
@@ -341,5 +353,6 @@ def _knn_eval(cfg: KnnConfig) -> dict:
     result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **source, "top1": topk(scores, test["labels"], 1),
               "top5": topk(scores, test["labels"], 5), "k": cfg.k, "train_samples": len(train["labels"]),
               "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, index, meta, started)}
-    write_result(run_folder(cfg) / "eval" / f"{result_name('knn', cfg, source['encoder'])}.json", result)
+    name = result_name('knn', cfg, source['encoder']) + ("" if cfg.k == KnnConfig.k else f"-k{cfg.k}")
+    write_result(run_folder(cfg) / "eval" / f"{name}.json", result)
     return result

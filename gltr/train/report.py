@@ -11,6 +11,15 @@ PAPER = {
     ("semi10", "ntu60", "xview"): 74.9, ("semi5", "nwucla", "view"): 58.5, ("semi10", "nwucla", "view"): 74.3,
 }
 
+# REFERENCE sections 8 and 12: MAMP (ICCV'23), the field's usual point of comparison, top-1 %
+MAMP = {
+    ("linear", "ntu60", "xsub"): 84.9, ("linear", "ntu60", "xview"): 89.1, ("linear", "ntu120", "xsub"): 78.6,
+    ("linear", "ntu120", "xset"): 79.1, ("linear", "pkummd2", "xsub"): 53.8,
+    ("finetune", "ntu60", "xsub"): 93.0, ("finetune", "ntu60", "xview"): 97.5, ("finetune", "ntu120", "xsub"): 89.8,
+    ("finetune", "ntu120", "xset"): 91.5,
+}
+ENCODERS = ("pretrained", "random", "handcrafted")
+
 
 def collect(runs: list[Path]) -> list[dict]:
     rows = []
@@ -24,10 +33,59 @@ def collect(runs: list[Path]) -> list[dict]:
                     raise KeyError("dataset, benchmark, protocol or top1")
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"{path}: not a gltr evaluation result ({type(e).__name__}: {e})") from None
-            if r.get("evaluation") == "semi" and "seeds" not in r:
-                continue                                   # per-seed files: the summary row covers them
+            summary = path.with_name(path.name.rsplit("-seed", 1)[0] + ("-random" if "-random" in path.name else "")
+                                     + ".json")
+            if evaluation in ("semi", "finetune") and "seeds" not in r and summary != path and summary.exists():
+                continue                                   # one of several seeds: their summary row covers them
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
+
+
+def field_protocol(r: dict) -> str:
+    """The row of the field's table (REFERENCE section 12) a test-split result belongs to."""
+    kind = r["evaluation"]
+    name = {"linear": "linear", "knn": f"kNN-{r.get('k', '?')}", "finetune": "fine-tune"}.get(kind)
+    if kind == "semi":
+        name = f"semi {r['percent']} %"
+    if kind == "linear" and r["protocol"] != "cached":
+        name += f" ({r['protocol']})"
+    if r.get("transfer"):
+        name = f"transfer from {r['pretrained_on']}: {name}"
+    return name
+
+
+ORDER = ("linear", "kNN-1", "kNN-", "semi 1 %", "semi 5 %", "semi 10 %", "fine-tune", "transfer")
+
+
+def field_table(rows: list[dict], paper: bool = True) -> str:
+    """The field's layout: rows = protocol, columns = dataset/benchmark, cells 'pretrained / random init /
+    hand-crafted' (top-1 %, final epoch, test split), then the paper's and MAMP's figure where they exist."""
+    cells, columns = {}, []
+    for r in rows:
+        if r.get("split", "test") != "test":
+            continue
+        column, protocol = f"{r['dataset']} {r['benchmark']}", field_protocol(r)
+        if column not in columns:
+            columns.append(column)
+        cells.setdefault(protocol, {}).setdefault(column, {}).setdefault(encoder_of(r), top1_text(r))
+    if not cells:
+        return ""
+    protocols = sorted(cells, key=lambda p: (next(i for i, o in enumerate(ORDER + ("",)) if p.startswith(o)), p))
+    lines = ["| protocol | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for protocol in protocols:
+        row = []
+        for column in columns:
+            by = cells[protocol].get(column, {})
+            text = " / ".join(by.get(e, "–") for e in ENCODERS) if by else "–"
+            dataset, benchmark = column.split(" ")
+            kind = {"linear": "linear", "fine-tune": "finetune", "semi 5 %": "semi5", "semi 10 %": "semi10"}.get(protocol)
+            refs = [f"{who} {table[(kind, dataset, benchmark)]}" for who, table in (("paper", PAPER), ("MAMP", MAMP))
+                    if paper and (kind, dataset, benchmark) in table]
+            row.append(text + (f" ({', '.join(refs)})" if refs and by else ""))
+        lines.append(f"| {protocol} | " + " | ".join(row) + " |")
+    return ("Each cell: pretrained / random init / hand-crafted, top-1 % on the test split, final epoch"
+            + ("; in brackets the paper's (GL-Transformer) and MAMP's figure." if paper else ".") + "\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def encoder_of(r: dict) -> str:
@@ -67,7 +125,7 @@ def comparison(rows: list[dict], paper: bool = True) -> str:
 
 def markdown(rows: list[dict], paper: bool = True) -> str:
     """The comparison, then every result with its run, top-5 and checkpoint. `paper=False`: synthetic data."""
-    lines = [comparison(rows, paper),
+    lines = [field_table(rows, paper), comparison(rows, paper),
              "| run | evaluation | dataset | benchmark | split | protocol | encoder | top-1 | top-5 | paper top-1 | checkpoint |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

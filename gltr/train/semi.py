@@ -2,10 +2,11 @@
 
     gltr semi --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view --percent 5 --seed 0
 
-Recipe (the authors published none): the listed training samples only (data_manifests/semi/...),
-interpolation augmentation, AdamW (lr 1e-4 for the encoder, 1e-3 for the new head, weight
-decay 0.01), batch 64, 100 epochs, dropout as in pretraining; the final epoch's top-1 / top-5 on
-the full test split is the result.
+Recipe (the authors published none; `SemiConfig`): the listed training samples only
+(data_manifests/semi/...), interpolation augmentation, AdamW (lr 1e-4 for the encoder, 1e-3 for the
+new head, weight decay 0.01 on every parameter, constant lr), batch 64, 100 epochs, dropout as in
+pretraining; the final epoch's top-1 / top-5 on the full test split is the result. The training
+loop is `gltr.train.finetune.fit`, shared with `gltr finetune`.
 """
 import time
 from dataclasses import asdict
@@ -13,14 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from gltr import resources
 from gltr.configs import SemiConfig
-from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_list
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
+from gltr.train.finetune import fit, predict
 from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
                                  write_result)
 
@@ -44,40 +43,16 @@ def _semi_eval(cfg: SemiConfig) -> dict:
         keep_labels=False, subset=frozenset(names), shuffle_buffer=256))
     test_loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(
         batch_size=128, workers=cfg.workers, shuffle=False, keep_labels=False))
-    optimizer = torch.optim.AdamW([{"params": model.encoder_parameters(), "lr": cfg.lr},
-                                   {"params": head.parameters(), "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
-    used = set()
-
-    # ------------------------------------------------------------------ fine-tuning loop
-    for epoch in range(cfg.epochs):
-        resources.adjust()                                   # neighbours came or went: re-choose the threads
-        model.train()
-        for batch in train_loader.epoch(epoch):
-            if epoch == 0:
-                used.update(batch["key"])
-            mask = batch["mask"].to(device)
-            z = pool_valid(model.forward_encoder(batch["motion"].to(device), mask), mask)     # [B, C]
-            loss = F.cross_entropy(head(z), batch["label"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-    # ------------------------------------------------------------------ test
-    model.eval()
-    logits, labels = [], []
-    with torch.no_grad():
-        for batch in test_loader.epoch(0):
-            mask = batch["mask"].to(device)
-            logits.append(head(pool_valid(model.forward_encoder(batch["motion"].to(device), mask), mask)).cpu())
-            labels.append(batch["label"])
-    logits, labels = torch.cat(logits), torch.cat(labels)
+    history, used = fit(model, head, train_loader, cfg, device)
+    logits, labels = predict(model, head, test_loader, device)
     missing = sorted(set(names) - used)
     result = {"evaluation": "semi", "protocol": f"fine-tune on {cfg.percent}% (seed {cfg.seed})",
               "encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
               "percent": cfg.percent, "seed": cfg.seed, "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
               "train_samples": len(used), "listed_samples": len(names), "listed_but_not_prepared": missing,
               "test_samples": len(labels), "sample_list_sha256": list_sha, **provenance(cfg, index, meta, started),
-              "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}, "used_samples": sorted(used)}
+              "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+              "used_samples": sorted(used)}
     run = run_folder(cfg)
     write_result(run / "eval" / f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json", result)
     return result
