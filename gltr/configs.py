@@ -33,7 +33,7 @@ class PretrainConfig:
     lr: float = 5e-5
     weight_decay: float = 0.1
     lr_decay: float = 0.99              # lr x 0.99 each epoch
-    precision: str = "auto"             # bf16 on GPU, fp32 on CPU
+    precision: str = "auto"             # bf16 on GPU and on a CPU with native bf16 (gltr.resources), else fp32
     compile: bool = False
     trajectory_weight_all: bool = False
     augment: bool = True

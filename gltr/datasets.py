@@ -75,8 +75,12 @@ DATASETS = {
 INTERVALS = (1, 5, 10)          # MPDP prediction intervals (frames)
 ROTATIONS = ("sequence", "per-frame")   # the rotation-sign rules (gltr.pipeline.normalize)
 
-# The shard schema: the members of one sample in a WebDataset shard, shared by writer and reader.
-MOTION, MPDP, LABEL, META = "motion.npy", "mpdp.npy", "cls", "json"
+# The shard schema: the members of one sample in a WebDataset shard, shared by writer and reader. The motion is a
+# gzip-compressed .npy (stock webdataset's .decode() returns it as an array). The MPDP labels are in store.zarr, not
+# in the shards: training recomputes them per batch from the (augmented) motion. MOTION_NPY: the member once
+# decompressed, and as shards gltr wrote before 2026-12 hold it (their mpdp.npy members are not read).
+MOTION, LABEL, META = "motion.npy.gz", "cls", "json"
+MOTION_NPY = "motion.npy"
 
 
 def dataset_info(name: str) -> DatasetInfo:

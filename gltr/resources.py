@@ -132,3 +132,29 @@ def policy() -> dict:
     import torch
     return {"threads": torch.get_num_threads(), "usable_cpus": usable_cpus(), "busy_cpus_at_start": None,
             "source": "torch default", "changes": 0}
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")       # /proc/cpuinfo flags of native bf16 arithmetic (AMX, AVX-512 BF16)
+
+
+def cpu_bf16_flag(cpuinfo: str | None = None) -> str | None:
+    """The flag in /proc/cpuinfo that says this CPU computes bf16 natively, or None (none, or not readable)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", "rb") as f:
+                cpuinfo = f.read(1 << 20).decode("ascii", "replace")
+        except OSError:
+            return None
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return next((flag for flag in BF16_FLAGS if flag in flags), None)
+
+
+def auto_precision(requested: str, device_type: str, cpuinfo: str | None = None) -> tuple[str, str]:
+    """(precision, why) for --precision: `auto` is bf16 autocast on a GPU and on a CPU with native bf16
+    (the MPDP losses stay fp32 either way), fp32 on other CPUs."""
+    if requested != "auto":
+        return requested, "asked for"
+    if device_type == "cuda":
+        return "bf16", "auto: GPU"
+    flag = cpu_bf16_flag(cpuinfo)
+    return ("bf16", f"auto: the CPU has {flag}") if flag else ("fp32", "auto: no native bf16 on this CPU")

@@ -296,15 +296,15 @@ def test_a_changed_shard_never_trains_and_a_crafted_header_never_hangs(synth_ntu
     # tar stages, pushed a plain list as its own tests do, end at once, and the empty member fails decoding
     import io
     from webdataset.tariterators import group_by_keys, tar_file_expander
-    from gltr.train.data import decode
+    from gltr.train.data import decode, gunzipped
     header = bytearray(synth_ntu_prepared.joinpath("shards/xsub/train-000000.tar").read_bytes()[:512 * 4])
     header[124:136] = b"-0001000\0\0\0\0"
     header[148:156] = b" " * 8
     header[148:156] = b"%06o\0 " % sum(header[:512])
     samples = list(group_by_keys(tar_file_expander([{"url": "crafted.tar", "stream": io.BytesIO(bytes(header))}])))
-    assert [s["motion.npy"] for s in samples] == [b""]
-    with pytest.raises(ValueError, match=r"crafted.tar: sample 'S\w+': its motion.npy member is not a whole .npy array"):
-        list(decode(samples))
+    assert [s["motion.npy.gz"] for s in samples] == [b""]
+    with pytest.raises(ValueError, match=r"crafted.tar: sample 'S\w+': its motion.npy.gz member is not a whole gzip stream"):
+        list(decode(gunzipped(samples)))
 
 
 def test_an_installed_wheel_carries_the_manifests(tmp_path):

@@ -18,12 +18,18 @@ def keys(batches):
 
 
 def test_without_augmentation_recomputed_labels_equal_the_stored_ones(synth_ntu_prepared):
+    from gltr.train.store_dataset import StoreDataset
+    stored = StoreDataset(synth_ntu_prepared, "xsub", "train", arrays=("mpdp_direction", "mpdp_magnitude"))
+    by_key = {s["key"]: s for s in (stored[i] for i in range(len(stored)))}
     loader = ShardLoader(synth_ntu_prepared, "xsub", "train", LoaderConfig(batch_size=8, workers=0))
+    seen = 0
     for batch in loader.epoch(0):
-        d, m = mpdp_labels(batch["motion"])
-        for b, L in enumerate(batch["length"].tolist()):
-            assert torch.equal(d[b, :L], batch["mpdp"][b, :L, ..., 0])
-            assert torch.equal(m[b, :L], batch["mpdp"][b, :L, ..., 1])
+        d, m = mpdp_labels(batch["motion"])                                  # batched, padded, as training does
+        for b, (key, L) in enumerate(zip(batch["key"], batch["length"].tolist())):
+            assert torch.equal(d[b, :L], torch.from_numpy(by_key[key]["mpdp_direction"]))
+            assert torch.equal(m[b, :L], torch.from_numpy(by_key[key]["mpdp_magnitude"]))
+            seen += 1
+    assert seen == len(stored)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -175,3 +181,22 @@ def test_pretraining_streamed_over_http_sees_exactly_the_local_batches(synth_ntu
     finally:
         server.terminate()
         server.wait()
+
+
+def test_gzip_members_are_bounded_and_old_plain_members_still_read(tmp_path):
+    import gzip
+    from gltr.pipeline.store import npy_bytes
+    import numpy as np
+    from gltr.train.data import NPY_MAX_BYTES, as_sample, decode, gunzipped
+    x = np.arange(24, dtype=np.float32).reshape(2, 1, 4, 3)
+    new = {"__key__": "k", "__url__": "u", "motion.npy.gz": gzip.compress(npy_bytes(x), mtime=0), "cls": b"1"}
+    old = {"__key__": "k", "__url__": "u", "motion.npy": npy_bytes(x), "cls": b"1"}
+    for s in (new, old):
+        out = next(as_sample(decode(gunzipped([dict(s)])), (1, 4, 3), 8, 2))
+        assert np.array_equal(out["motion"], x) and out["label"] == 1
+    bomb = {"__key__": "k", "__url__": "u", "motion.npy.gz": gzip.compress(b"\0" * (NPY_MAX_BYTES + 10)), "cls": b"1"}
+    with pytest.raises(ValueError, match="u: sample 'k': its motion.npy.gz member expands beyond 16 MB"):
+        list(gunzipped([bomb]))
+    cut = {"__key__": "k", "__url__": "u", "motion.npy.gz": new["motion.npy.gz"][:-9], "cls": b"1"}
+    with pytest.raises(ValueError, match="not a whole gzip stream"):
+        list(gunzipped([cut]))

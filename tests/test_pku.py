@@ -76,7 +76,7 @@ def test_stock_webdataset_reads_pku_shards(real_pku):
     shards = sorted(str(p) for p in (out / "shards" / "xview").glob("test-*.tar"))
     samples = list(wds.WebDataset(shards, shardshuffle=False).decode())
     assert [s["__key__"] for s in samples] == [f"A10N08-L_{r:03d}" for r in range(4)]
-    assert all(s["cls"] == 9 and s["motion.npy"].shape[1:] == (2, 25, 3) for s in samples)
+    assert all(s["cls"] == 9 and s["motion.npy.gz"].shape[1:] == (2, 25, 3) for s in samples)
 
 
 def test_aimclr_clip_takes_one_more_frame(real, tmp_path):
@@ -190,4 +190,4 @@ def test_cli_synth_and_prepare_both_phases(tmp_path):
         report = json.loads((out / "prepare.json").read_text())
         assert report["counts"]["prepared"] >= 18 and report["counts"]["failed"] == 0
         with tarfile.open(next((out / "shards" / "xsub").glob("train-*.tar"))) as t:
-            assert any(n.endswith(".motion.npy") for n in t.getnames())
+            assert any(n.endswith(".motion.npy.gz") for n in t.getnames())

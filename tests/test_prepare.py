@@ -58,9 +58,9 @@ for bench in store.attrs["variant"] and json.load(open(f"{root}/prepare.json"))[
             i = row[s["__key__"]]
             a, b = offsets[i], offsets[i + 1]
             assert b - a == manifest["length"][i] == s["json"]["length"]
-            assert np.array_equal(s["motion.npy"], motion[a:b])
-            assert np.array_equal(s["mpdp.npy"][..., 0], direction[a:b])
-            assert np.array_equal(s["mpdp.npy"][..., 1], magnitude[a:b])
+            assert np.array_equal(s["motion.npy.gz"], motion[a:b])
+            assert sorted(k for k in s if not k.startswith("__")) == ["cls", "json", "motion.npy.gz"]
+            assert direction[a:b].shape[0] == magnitude[a:b].shape[0] == b - a   # the MPDP labels: in the store
             assert int(s["cls"]) == manifest["label"][i]
             n += 1
         assert n == index["num_samples"], (n, index["num_samples"])

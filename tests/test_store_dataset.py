@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train.data import LoaderConfig, ShardLoader
 from gltr.train.store_dataset import StoreDataset
 
@@ -11,13 +12,13 @@ from gltr.train.store_dataset import StoreDataset
 def test_samples_equal_the_shards_and_the_split(synth_ntu_prepared):
     ds = StoreDataset(synth_ntu_prepared, "xsub", "test", arrays=("motion", "joints", "mpdp_direction"))
     loader = ShardLoader(synth_ntu_prepared, "xsub", "test", LoaderConfig(batch_size=1, workers=0, shuffle=False))
-    streamed = {b["key"][0]: (b["motion"][0].numpy(), int(b["label"][0]), b["mpdp"][0].numpy()) for b in loader.epoch(0)}
+    streamed = {b["key"][0]: (b["motion"][0].numpy(), int(b["label"][0])) for b in loader.epoch(0)}
     assert len(ds) == len(streamed) == loader.index["num_samples"]
     for i in range(len(ds)):
         s = ds[i]
-        motion, label, mpdp = streamed[s["key"]]
+        motion, label = streamed[s["key"]]
         assert np.array_equal(s["motion"], motion) and s["label"] == label
-        assert np.array_equal(s["mpdp_direction"], mpdp[..., 0])
+        assert np.array_equal(s["mpdp_direction"], mpdp_labels(torch.from_numpy(motion))[0].numpy())
         assert s["joints"].shape == s["motion"].shape and s["motion"].dtype == np.float32
     everything = StoreDataset(synth_ntu_prepared)
     train = StoreDataset(synth_ntu_prepared, "xsub", "train")

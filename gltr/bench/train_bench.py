@@ -84,7 +84,7 @@ def loader_throughput(out: Path, real: Path) -> dict:
     torch.set_num_threads(1)                                  # one worker = one core
     result = {}
     for workers in (0, 1, 2):
-        cfg = LoaderConfig(batch_size=32, workers=workers, interpolation=True, shear=0.3, keep_labels=False)
+        cfg = LoaderConfig(batch_size=32, workers=workers, interpolation=True, shear=0.3)
         loader = ShardLoader(work / "data", "xsub", "train", cfg)
         best = float("inf")
         for epoch in range(3):
@@ -93,13 +93,13 @@ def loader_throughput(out: Path, real: Path) -> dict:
             best = min(best, (time.perf_counter() - start) / n)
         result[f"workers{workers}_samples_per_s"] = round(1 / best, 1)
     batches = [b["motion"] for b in ShardLoader(work / "data", "xsub", "train", LoaderConfig(
-        batch_size=32, workers=0, shuffle=False, keep_labels=False)).epoch(0)]
+        batch_size=32, workers=0, shuffle=False)).epoch(0)]
     start = time.perf_counter()
     for motion in batches:
         mpdp_labels(motion)
     labels_s = (time.perf_counter() - start) / sum(len(m) for m in batches)
     clips = [m[:int(L)].numpy() for b in ShardLoader(work / "data", "xsub", "train", LoaderConfig(
-        batch_size=32, workers=0, shuffle=False, keep_labels=False)).epoch(0) for m, L in zip(b["motion"], b["length"])]
+        batch_size=32, workers=0, shuffle=False)).epoch(0) for m, L in zip(b["motion"], b["length"])]
     original_s = min(original_style_feeder(clips[:200], 300, np.random.default_rng(e)) for e in range(2))
     torch.set_num_threads(threads)
     shutil.rmtree(work, ignore_errors=True)

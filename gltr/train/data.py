@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset.autodecode import Decoder, DecodingError
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
-from gltr.datasets import LABEL, MOTION, MPDP, Variant
+from gltr.datasets import LABEL, MOTION, MOTION_NPY, Variant
 from gltr.safety import check_name
 from gltr.train import fetch
 from gltr.train.augment import interpolate, shear
@@ -188,6 +189,30 @@ def npy_fits(data: bytes) -> bool:
     return not dtype.hasobject and math.prod(shape) * dtype.itemsize == len(data) - stream.tell()
 
 
+NPY_MAX_BYTES = 16 << 20            # a decompressed array member: an NTU motion at T_max is 180 kB
+
+
+def gunzipped(samples):
+    """.npy.gz members -> .npy bytes (older shards hold plain .npy members already);
+    decompression stops past NPY_MAX_BYTES, so a crafted member cannot fill the memory."""
+    for s in samples:
+        for key in [k for k in s if k.endswith(".npy.gz")]:
+            data = s.pop(key)
+            try:
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                raw = inflater.decompress(data, NPY_MAX_BYTES + 1) if isinstance(data, bytes) else b""
+                whole = isinstance(data, bytes) and inflater.eof and not inflater.unused_data
+            except zlib.error:
+                raw, whole = b"", False
+            if len(raw) > NPY_MAX_BYTES:
+                raise ValueError(f"{s['__url__']}: sample {s['__key__']!r}: its {key} member expands beyond "
+                                 f"{NPY_MAX_BYTES >> 20} MB")
+            if not whole:
+                raise ValueError(f"{s['__url__']}: sample {s['__key__']!r}: its {key} member is not a whole gzip stream")
+            s[key[:-3]] = raw
+        yield s
+
+
 def decode(samples):
     """webdataset's Decoder (.npy -> array, cls -> int); a member that does not decode names its shard and sample."""
     decoder = Decoder([])
@@ -202,14 +227,14 @@ def decode(samples):
 
 
 def as_sample(samples, shape: tuple | None = None, t_max: int | None = None, num_classes: int | None = None):
-    """webdataset-decoded members -> {"key", "motion", "label"(, "mpdp")}. A sample lacking a member, or (given the
+    """webdataset-decoded members -> {"key", "motion", "label"}. A sample lacking a member, or (given the
     split's `shape` (P, K, 3), `t_max`, `num_classes`) whose motion is not float32 [1..t_max, P, K, 3] and finite,
     or whose label is out of range, is an error naming it: garbage never trains silently."""
     for s in samples:
-        missing = {MOTION, LABEL} - set(s)
+        missing = {MOTION_NPY, LABEL} - set(s)
         if missing:
             raise ValueError(f"sample {s['__key__']!r} in {s['__url__']}: no {', '.join(sorted(missing))} member")
-        motion, label = s[MOTION], s[LABEL]
+        motion, label = s[MOTION_NPY], s[LABEL]
         if shape is not None:
             ok = (isinstance(motion, np.ndarray) and motion.dtype == np.float32 and motion.ndim == 4
                   and tuple(motion.shape[1:]) == tuple(shape) and 1 <= len(motion) <= t_max)
@@ -222,8 +247,6 @@ def as_sample(samples, shape: tuple | None = None, t_max: int | None = None, num
                 raise ValueError(f"sample {s['__key__']!r} in {s['__url__']}: label {label!r} is not a class "
                                  f"0..{num_classes - 1}")
         out = {"key": s["__key__"], "motion": motion, "label": int(label)}
-        if MPDP in s:
-            out["mpdp"] = s[MPDP]
         yield out
 
 
@@ -292,11 +315,6 @@ def collate(batch: list) -> dict:
     out = {"motion": torch.from_numpy(motion), "mask": torch.from_numpy(mask),
            "label": torch.tensor([s["label"] for s in batch]), "key": [s["key"] for s in batch],
            "length": torch.tensor(lengths)}
-    if all("mpdp" in s for s in batch):
-        mpdp = np.zeros((len(batch), T, *batch[0]["mpdp"].shape[1:]), np.uint8)
-        for b, s in enumerate(batch):
-            mpdp[b, :lengths[b]] = s["mpdp"]
-        out["mpdp"] = torch.from_numpy(mpdp)
     return out
 
 
@@ -312,7 +330,6 @@ class LoaderConfig:
     interpolation: bool = False
     shear: float = 0.0
     bucket_window: int = 8          # batches sorted by length together
-    keep_labels: bool = True        # decode the stored MPDP labels too
     subset: frozenset | None = None  # keep only these sample ids (semi-supervised lists)
 
 
@@ -328,7 +345,7 @@ class _EpochStream(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.epoch, self.rank, worker])
-        members = {MOTION, LABEL, MPDP} if cfg.keep_labels else {MOTION, LABEL}
+        members = {MOTION, MOTION_NPY, LABEL}
         shards = epoch_shards(self.index, cfg.seed, self.epoch, cfg.shuffle)
         stream = split_by_worker(shards, worker, workers)
         stream = opened(stream)
@@ -338,7 +355,7 @@ class _EpochStream(IterableDataset):
         stream = split_by_node(stream, self.rank, self.world)
         if cfg.subset is not None:
             stream = (s for s in stream if s["__key__"] in cfg.subset)
-        stream = decode(stream)
+        stream = decode(gunzipped(stream))
         variant = self.index["variant"]
         stream = as_sample(stream, (variant.persons, variant.joints, 3), variant.t_max, self.index["num_classes"])
         if cfg.shuffle:

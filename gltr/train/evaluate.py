@@ -128,7 +128,7 @@ def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Pa
     if cached is not None:
         return cached
     loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False,
-                                                              keep_labels=False))
+                                                              ))
     out = encode(model, loader, 0, device)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
@@ -140,7 +140,7 @@ def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Pa
 def handcrafted_features(data, benchmark: str, split: str, workers: int) -> dict:
     """Per sample: mean and std over valid frames of every motion coordinate -> [N, 2 * P * K * 3]."""
     loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=256, workers=workers, shuffle=False,
-                                                              keep_labels=False))
+                                                              ))
     feats, labels, keys = [], [], []
     for batch in loader.epoch(0):
         x = batch["motion"].flatten(2).double()                            # [B, T, P*K*3]
@@ -275,7 +275,7 @@ def _linear_eval(cfg: LinearConfig) -> dict:
         source = {"encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
                   "validation_list_sha256": None}
         loaders = {s: ShardLoader(cfg.data, cfg.benchmark, s, LoaderConfig(
-            batch_size=64, workers=cfg.workers, shuffle=False, keep_labels=False, seed=cfg.seed,
+            batch_size=64, workers=cfg.workers, shuffle=False, seed=cfg.seed,
             interpolation=cfg.augment and s == "train")) for s in ("train", "test")}
         width = model.cfg.width
     else:

@@ -149,9 +149,9 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
         test_split, test_subset = "train", held_out
     train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
-        keep_labels=False, subset=train_subset, shuffle_buffer=256))
+        subset=train_subset, shuffle_buffer=256))
     test_loader = ShardLoader(cfg.data, cfg.benchmark, test_split, LoaderConfig(
-        batch_size=128, workers=cfg.workers, shuffle=False, keep_labels=False, subset=test_subset))
+        batch_size=128, workers=cfg.workers, shuffle=False, subset=test_subset))
     history, used = fit(model, head, train_loader, cfg, device)
     logits, labels = predict(model, head, test_loader, device)
     encoder = "random" if cfg.random_init is not None else "pretrained"

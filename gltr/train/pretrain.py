@@ -159,13 +159,13 @@ def train(cfg: PretrainConfig) -> dict:
     ckpt_dir = out / "checkpoints"
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
     epochs = cfg.epochs or variant.info.pretrain_epochs
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    precision, precision_why = resources.auto_precision(cfg.precision, device.type)
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
     loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
-        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, keep_labels=False), rank, world)
+        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0), rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
@@ -200,7 +200,8 @@ def train(cfg: PretrainConfig) -> dict:
     base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
                  "dataset_manifest_sha256": dataset_sha, "git_commit": checkpoint.git_commit(),
-                 "world_size": world, "precision": precision, "cpu_policy": resources.policy()}
+                 "world_size": world, "precision": precision, "precision_why": precision_why,
+                 "cpu_policy": resources.policy()}
     log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
 
     def save(name: str, epoch: int, batch: int) -> None:
@@ -231,7 +232,8 @@ def train(cfg: PretrainConfig) -> dict:
                 save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
 
     summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
-               "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision, "device": str(device),
+               "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
+               "precision_why": precision_why, "device": str(device),
                "stopped_early": stopped,
                "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {},
                "cpu_policy": resources.policy()}                            # at the end: threads re-chosen on the way

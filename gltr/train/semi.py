@@ -40,9 +40,9 @@ def _semi_eval(cfg: SemiConfig) -> dict:
     head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
     train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
-        keep_labels=False, subset=frozenset(names), shuffle_buffer=256))
+        subset=frozenset(names), shuffle_buffer=256))
     test_loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(
-        batch_size=128, workers=cfg.workers, shuffle=False, keep_labels=False))
+        batch_size=128, workers=cfg.workers, shuffle=False))
     history, used = fit(model, head, train_loader, cfg, device)
     logits, labels = predict(model, head, test_loader, device)
     missing = sorted(set(names) - used)
