@@ -28,7 +28,7 @@ EV_EPOCHS ?= 50
 EV_LR   ?= 5e-4
 EV_SEMI ?=
 
-.PHONY: setup test fulltest docs fuzz demo prepare manifests pretrain linear knn semi finetune report evidence bench gpu-evidence gpu-evidence-inputs clean
+.PHONY: setup test fulltest docs fuzz demo prepare manifests pretrain linear knn semi finetune report evidence bench bench-scale gpu-evidence gpu-evidence-inputs clean
 
 setup: $(VENV)/.installed
 
@@ -86,6 +86,10 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m gltr.bench --out bench
+
+# the full-size NTU-120 benchmark (113,945 hard-linked raw files; tens of minutes, ~40 GB of free disk): bench/scale.json
+bench-scale: setup
+	$(BIN)/python -m gltr.bench.scale_bench --out bench --real $(REAL)
 
 # property-based fuzzing at scale: 4 input kinds x FUZZ_EXAMPLES -> bench/fuzz.json (make test runs a bounded version)
 FUZZ_EXAMPLES ?= 2500

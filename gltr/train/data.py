@@ -302,10 +302,12 @@ def bucket_batches(samples, count: int, num_batches: int, window: int, rng: np.r
         raise RuntimeError("the shards hold more samples than their index JSON says: run `gltr verify`")
 
 
-def collate(batch: list) -> dict:
-    """Pad to the batch's longest clip: motion [B, T_b, P, K, 3], mask [B, T_b], label [B]."""
+def collate(batch: list, pad_multiple: int = 1, t_max: int | None = None) -> dict:
+    """Pad to the batch's longest clip, rounded up to a multiple of `pad_multiple` (at most t_max: fewer distinct
+    shapes for torch.compile; the mask keeps the padding inert): motion [B, T_b, P, K, 3], mask [B, T_b], label [B]."""
     lengths = [len(s["motion"]) for s in batch]
     T = max(lengths)
+    T = min(-(-T // pad_multiple) * pad_multiple, max(T, t_max or T))
     P, K, _ = batch[0]["motion"].shape[1:]
     motion = np.zeros((len(batch), T, P, K, 3), np.float32)
     mask = np.zeros((len(batch), T), bool)
@@ -331,6 +333,7 @@ class LoaderConfig:
     shear: float = 0.0
     bucket_window: int = 8          # batches sorted by length together
     subset: frozenset | None = None  # keep only these sample ids (semi-supervised lists)
+    pad_multiple: int = 1            # pad each batch's T up to a multiple of this (torch.compile: 8)
 
 
 class _EpochStream(IterableDataset):
@@ -422,4 +425,4 @@ class ShardLoader:
         batches = bucket_batches(samples, self.count, self.num_batches, self.cfg.bucket_window, rng)
         for b, batch in enumerate(batches):
             if b >= skip:
-                yield collate(batch)
+                yield collate(batch, self.cfg.pad_multiple, self.t_max)

@@ -114,6 +114,9 @@ class RunLog:
             self.tb.close()
 
 
+COMPILE_PAD = 8         # with --compile, batches are padded to a multiple of 8 frames: at most T_max / 8 shapes
+
+
 def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, skip: int, step: int, cfg: PretrainConfig,
                     intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
                     should_stop) -> tuple[int, int, bool]:
@@ -165,7 +168,8 @@ def train(cfg: PretrainConfig) -> dict:
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
     loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
-        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0), rank, world)
+        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, pad_multiple=COMPILE_PAD if cfg.compile else 1),
+        rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
@@ -183,6 +187,9 @@ def train(cfg: PretrainConfig) -> dict:
             if was != now:
                 raise ValueError(f"--resume: {ckpt_dir / 'latest.pt'} was trained on {what} {str(was)[:16]}, this run "
                                  f"asks for {str(now)[:16]}: resume on the same --data and --benchmark, or use another --out")
+        if meta.get("precision", precision) != precision:
+            raise ValueError(f"this run was trained in {meta['precision']}; resume with --precision {meta['precision']} "
+                             f"(now: {precision}, {precision_why})")
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
             raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
                              f"{meta['world_size']} process(es)): the batch order depends on it")
