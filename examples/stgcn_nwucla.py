@@ -6,7 +6,7 @@ other model would, through the shard index JSON and stock `webdataset`.
     python examples/stgcn_nwucla.py --data data/nwucla --out runs/stgcn                    # the run in docs/exports.md
     python examples/stgcn_nwucla.py --data data/nwucla --epochs 1 --width 4 --out /tmp/x   # a smoke run
 
-Input: the prepared `motion.npy` (local joint positions around the body centre, the trajectory in
+Input: the prepared `motion.npy.gz` (local joint positions around the body centre, the trajectory in
 the centre slot; [L, 1, 20, 3]), zero-padded to 50 frames. Model: ST-GCN (Yan et al., 2018) with
 the spatial-configuration partition of the Kinect v1 skeleton, six blocks; by default two of them,
 one on the joints and one on the bones, their softmax scores summed (as two-stream GCNs do).
@@ -39,7 +39,7 @@ def load_split(data: str, benchmark: str, split: str) -> tuple[torch.Tensor, tor
     urls = [str(Path(data) / "shards" / benchmark / s["name"]) for s in index["shards"]]
     xs, ys, keys = [], [], []
     for sample in wds.WebDataset(urls, shardshuffle=False).decode():
-        motion = sample["motion.npy"][:FRAMES, 0]                     # [L, V, 3], one person
+        motion = sample["motion.npy.gz"][:FRAMES, 0]                     # [L, V, 3], one person
         x = np.zeros((FRAMES, JOINTS, 3), np.float32)
         x[:len(motion)] = motion
         xs.append(x.transpose(2, 0, 1))                               # [3, T, V]

@@ -37,7 +37,7 @@ SUBSAMPLE = "uniform subsample to t_max"
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    family: str                 # "ntu" (.skeleton files, SsssCcccPpppRrrrAaaa) or "nwucla" (JSON, aAA_sSS_eEE_vVV)
+    family: str                 # "ntu" (.skeleton, SsssCcccPpppRrrrAaaa), "nwucla" (JSON, aAA_sSS_eEE_vVV) or "pku" (text)
     raw_suffix: str
     persons: int                # P
     joint_names: tuple          # K names, in the raw files' order
@@ -92,7 +92,8 @@ def dataset_info(name: str) -> DatasetInfo:
 # ----------------------------------------------------------------------------- the variant
 
 VARIANT_LAYOUT = 2              # bump when a field changes meaning; from_dict refuses layouts it does not know
-# 2: `clip` added (how a sample's frames are cut from its file); a layout-1 variant reads as clip "file".
+# 2 (2026-12): `clip` added (how a sample's frames are cut from its file; a layout-1 variant reads as clip "file"),
+#    and the shards hold motion.npy.gz without MPDP labels (the loader still reads layout 1's plain .npy shards).
 
 
 @dataclass(frozen=True)
