@@ -61,6 +61,9 @@ def test_every_runnable_block_in_the_docs_runs(tmp_path):
     quick = tmp_path / "quickstart"
     assert (quick / "runs/report.md").read_text().count("| linear |") >= 1
     assert (quick / "sample.png").stat().st_size > 0 and (quick / "exports/nwucla_3danno.pkl").exists()
+    report = (quick / "runs/report.md").read_text()
+    assert "| fine-tune |" in report and "| kNN-1 |" in report
+    assert (quick / "exports/mamp/PKUv2_XSub.npz").exists() and (quick / "runs/pku/eval/knn-xsub-k1.json").exists()
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/dataset.md"])
