@@ -110,6 +110,14 @@ class NpzWriter:
         write_array_header_1_0(f, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
         return f
 
+    def one_hot(self, name: str, labels, columns: int) -> None:
+        """A float64 one-hot member [N, columns], as np.savez of CTR-GCN's and MAMP's label arrays."""
+        with self.member(name, np.float64, (len(labels), columns)) as f:
+            for label in labels:
+                y = np.zeros(columns)
+                y[label] = 1
+                f.write(y.tobytes())
+
     def close(self):
         self.zip.close()
 
@@ -166,8 +174,4 @@ def write_split_arrays(npz: NpzWriter, m: dict, raw: Path, train: list, test: li
                     joints = np.hstack([joints, joints if dataset == "ntu120" else np.zeros_like(joints)])
                 x[:len(joints)] = joints
                 f.write(x.tobytes())
-        with npz.member(f"y_{part}", np.float64, (len(rows), classes)) as f:
-            for r in rows:
-                y = np.zeros(classes)
-                y[m["label"][r]] = 1
-                f.write(y.tobytes())
+        npz.one_hot(f"y_{part}", [m["label"][r] for r in rows], classes)

@@ -83,14 +83,10 @@ def write_part(npz: NpzWriter, part: str, m: dict, rows: list, raw: Path) -> Non
                 last = (source, sequence(raw, source, m["sha256"][r]))
             first, stop = instance_frames(m["start"][r], m["end"][r], "start:end")
             x = np.zeros((FRAMES, 150), np.float32)
-            rows_ = last[1][first:stop][:FRAMES]
-            x[:len(rows_)] = rows_
+            instance = last[1][first:stop][:FRAMES]
+            x[:len(instance)] = instance
             f.write(x.tobytes())
-    with npz.member(f"y_{part}", np.float64, (len(rows), COLUMNS)) as f:
-        for r in rows:
-            y = np.zeros(COLUMNS)
-            y[m["label"][r]] = 1
-            f.write(y.tobytes())
+    npz.one_hot(f"y_{part}", [m["label"][r] for r in rows], COLUMNS)
 
 
 def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:

@@ -167,17 +167,21 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
     return result
 
 
-def summarize_finetune(results: list[dict], cfg: FinetuneConfig) -> dict:
-    """mean +/- std (population over seeds) of top-1 / top-5, written beside the per-seed files."""
+def seed_summary(results: list[dict], protocol: str) -> dict:
+    """mean +/- std (population over seeds) of top-1 / top-5 and what the runs share (semi and finetune)."""
     import numpy as np
     top1, top5, first = np.array([r["top1"] for r in results]), np.array([r["top5"] for r in results]), results[0]
-    summary = {**{k: first[k] for k in ("evaluation", "encoder", "split", "benchmark", "dataset", "pretrained_on",
-                                         "transfer", "random_init", "checkpoint_sha256", "dataset_variant",
-                                         "git_commit")},
-               "protocol": f"fine-tune on 100% ({cfg.epochs} epochs), seeds {[r['seed'] for r in results]}",
-               "top1": float(top1.mean()), "top1_std": float(top1.std()), "top5": float(top5.mean()),
-               "top5_std": float(top5.std()), "seeds": [r["seed"] for r in results], "per_seed_top1": top1.tolist(),
-               "wall_s": float(sum(r["wall_s"] for r in results))}
+    shared = ("evaluation", "encoder", "split", "benchmark", "dataset", "pretrained_on", "transfer", "random_init",
+              "checkpoint_sha256", "dataset_variant", "git_commit")
+    return {**{k: first.get(k) for k in shared}, "protocol": protocol, "top1": float(top1.mean()),
+            "top1_std": float(top1.std()), "top5": float(top5.mean()), "top5_std": float(top5.std()),
+            "seeds": [r["seed"] for r in results], "per_seed_top1": top1.tolist(),
+            "wall_s": float(sum(r["wall_s"] for r in results))}
+
+
+def summarize_finetune(results: list[dict], cfg: FinetuneConfig) -> dict:
+    """The seeds' summary, written beside the per-seed files."""
+    summary = seed_summary(results, f"fine-tune on 100% ({cfg.epochs} epochs), seeds {[r['seed'] for r in results]}")
     name = (f"finetune-{cfg.benchmark}" + ("-val" if cfg.validation else "")
             + ("-random" if cfg.random_init is not None else ""))
     write_result(run_folder(cfg) / "eval" / f"{name}.json", summary)

@@ -12,14 +12,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gltr.configs import SemiConfig
 from gltr.pipeline.sample_lists import read_list
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import init_distributed
-from gltr.train.finetune import fit, predict
+from gltr.train.finetune import fit, predict, seed_summary
 from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
                                  write_result)
 
@@ -60,17 +59,8 @@ def _semi_eval(cfg: SemiConfig) -> dict:
 
 def summarize_seeds(results: list[dict], run: Path) -> dict:
     """mean +/- std (population over seeds) of top-1 / top-5, written beside the per-seed files."""
-    top1 = np.array([r["top1"] for r in results])
-    top5 = np.array([r["top5"] for r in results])
     first = results[0]
-    summary = {"evaluation": "semi", "protocol": f"fine-tune on {first['percent']}%, seeds {[r['seed'] for r in results]}",
-               "encoder": first["encoder"], "split": "test", "random_init": first["random_init"],
-               "benchmark": first["benchmark"], "dataset": first["dataset"], "percent": first["percent"],
-               "top1": float(top1.mean()), "top1_std": float(top1.std()), "top5": float(top5.mean()),
-               "top5_std": float(top5.std()), "seeds": [r["seed"] for r in results],
-               "per_seed_top1": top1.tolist(), "checkpoint_sha256": first["checkpoint_sha256"],
-               "sample_list_sha256": [r["sample_list_sha256"] for r in results],
-               "dataset_variant": first["dataset_variant"], "git_commit": first["git_commit"],
-               "wall_s": float(sum(r["wall_s"] for r in results))}
+    summary = {**seed_summary(results, f"fine-tune on {first['percent']}%, seeds {[r['seed'] for r in results]}"),
+               "percent": first["percent"], "sample_list_sha256": [r["sample_list_sha256"] for r in results]}
     write_result(run / "eval" / f"semi-{first['benchmark']}-{first['percent']}pct.json", summary)
     return summary
