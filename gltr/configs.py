@@ -34,7 +34,7 @@ class PretrainConfig:
     weight_decay: float = 0.1
     lr_decay: float = 0.99              # lr x 0.99 each epoch
     precision: str = "auto"             # bf16 on GPU and on a CPU with native bf16 (gltr.resources), else fp32
-    compile: bool = False
+    compile: bool | None = None         # None: on where it pays back within an hour (gltr.resources.auto_compile)
     trajectory_weight_all: bool = False
     augment: bool = True
     workers: int = 2

@@ -158,3 +158,22 @@ def auto_precision(requested: str, device_type: str, cpuinfo: str | None = None)
         return "bf16", "auto: GPU"
     flag = cpu_bf16_flag(cpuinfo)
     return ("bf16", f"auto: the CPU has {flag}") if flag else ("fp32", "auto: no native bf16 on this CPU")
+
+
+# torch.compile on this project's 2-core CPU (`make bench --only compile`, 2026-12-02, bf16, NW-UCLA layout, batch
+# 64): nwucla() 1.15x faster per step after 193 s of compiling, paid back after ~21 minutes of a run; small() 1.02x
+# after 433 s, not paid back within 60 minutes. GPUs: `make gpu-evidence` measures it; not on by default there.
+COMPILE_PAYS_ON_CPU = ("nwucla",)
+
+
+def auto_compile(requested: bool | None, device_type: str, preset: str) -> tuple[bool, str]:
+    """(compile, why) for --compile/--no-compile; unset, on for a CPU run of a preset measured to pay back
+    within an hour, where a C++ compiler is there for torch's inductor."""
+    import shutil
+    if requested is not None:
+        return requested, "asked for"
+    if device_type != "cpu" or preset not in COMPILE_PAYS_ON_CPU:
+        return False, f"auto: not measured to pay back within an hour for {preset} on {device_type}"
+    if not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        return False, "auto: no C++ compiler for torch's inductor"
+    return True, f"auto: pays back within an hour for {preset} on this CPU (make bench --only compile)"

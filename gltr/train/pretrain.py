@@ -163,12 +163,13 @@ def train(cfg: PretrainConfig) -> dict:
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
     epochs = cfg.epochs or variant.info.pretrain_epochs
     precision, precision_why = resources.auto_precision(cfg.precision, device.type)
+    compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset)
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
     loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
-        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, pad_multiple=COMPILE_PAD if cfg.compile else 1),
+        interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, pad_multiple=COMPILE_PAD if compiled else 1),
         rank, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -202,12 +203,13 @@ def train(cfg: PretrainConfig) -> dict:
         earlier_s = meta.get("train_s", 0.0)                 # training time of the sessions before this one
 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    forward = torch.compile(net) if cfg.compile else net
+    forward = torch.compile(net) if compiled else net
     main = rank == 0
     base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
                  "dataset_manifest_sha256": dataset_sha, "git_commit": checkpoint.git_commit(),
                  "world_size": world, "precision": precision, "precision_why": precision_why,
+                 "compile": compiled, "compile_why": compile_why,
                  "cpu_policy": resources.policy()}
     log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
 
@@ -240,7 +242,7 @@ def train(cfg: PretrainConfig) -> dict:
 
     summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
-               "precision_why": precision_why, "device": str(device),
+               "precision_why": precision_why, "compile": compiled, "compile_why": compile_why, "device": str(device),
                "stopped_early": stopped,
                "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {},
                "cpu_policy": resources.policy()}                            # at the end: threads re-chosen on the way

@@ -1,0 +1,52 @@
+"""--precision auto (bf16 on a CPU with native bf16), --compile auto and its padding, as recorded by a run."""
+import json
+
+import numpy as np
+import pytest
+
+from gltr import resources
+from gltr.train.data import collate
+from gltr.train.pretrain import PretrainConfig, train
+
+CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nmodel name\t: x\n"
+
+
+def test_bf16_is_chosen_only_where_the_cpu_computes_it():
+    with_bf16, without = CPUINFO.format(extra="avx512f avx512_bf16"), CPUINFO.format(extra="avx512f")
+    assert resources.cpu_bf16_flag(with_bf16) == "avx512_bf16"
+    assert resources.cpu_bf16_flag(CPUINFO.format(extra="amx_tile amx_bf16")) == "amx_bf16"
+    assert resources.cpu_bf16_flag(without) is None and resources.cpu_bf16_flag("") is None
+    assert resources.auto_precision("auto", "cpu", with_bf16) == ("bf16", "auto: the CPU has avx512_bf16")
+    assert resources.auto_precision("auto", "cpu", without)[0] == "fp32"
+    assert resources.auto_precision("auto", "cuda", without)[0] == "bf16"
+    assert resources.auto_precision("fp32", "cpu", with_bf16) == ("fp32", "asked for")
+
+
+def test_compile_is_on_by_default_only_where_it_was_measured_to_pay_back(monkeypatch):
+    assert resources.auto_compile(None, "cpu", "small")[0] is False
+    assert resources.auto_compile(None, "cuda", "nwucla")[0] is False
+    assert resources.auto_compile(True, "cpu", "tiny") == (True, "asked for")
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
+    assert resources.auto_compile(None, "cpu", "nwucla")[0] is True
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert resources.auto_compile(None, "cpu", "nwucla") == (False, "auto: no C++ compiler for torch's inductor")
+
+
+def test_batches_pad_to_a_multiple_of_8_within_t_max():
+    batch = [{"motion": np.ones((n, 1, 4, 3), np.float32), "label": 0, "key": str(n)} for n in (5, 11)]
+    out = collate(batch, 8, 50)
+    assert out["motion"].shape[1] == 16 and out["mask"].sum(1).tolist() == [5, 11]
+    assert not out["motion"][:, 11:].any()
+    assert collate([{"motion": np.ones((49, 1, 4, 3), np.float32), "label": 0, "key": "a"}], 8, 50)["motion"].shape[1] == 50
+    assert collate(batch)["motion"].shape[1] == 11                                 # no padding by default
+
+
+def test_a_bf16_run_records_its_precision_and_refuses_a_precision_change_on_resume(synth_ntu_prepared, tmp_path):
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", out=str(tmp_path / "run"), preset="tiny",
+                  batch_size=8, lr=1e-3, workers=0)
+    summary = train(PretrainConfig(epochs=1, precision="bf16", **common))
+    record = json.loads((tmp_path / "run/pretrain.json").read_text())
+    assert record["precision"] == "bf16" and record["precision_why"] == "asked for" and np.isfinite(summary["final_loss"])
+    assert record["compile"] is False and record["compile_why"].startswith("auto: not measured")
+    with pytest.raises(ValueError, match="this run was trained in bf16; resume with --precision bf16"):
+        train(PretrainConfig(epochs=2, precision="fp32", resume=True, **common))
