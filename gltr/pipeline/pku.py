@@ -10,6 +10,7 @@ class action_id - 1, frames [start:end) of the sequence (MAMP's slice; AimCLR's 
 `--clip start-1:end` variant). A missing split file skips its benchmark; a row that cannot be an
 instance fails with its reason and the run goes on.
 """
+import hashlib
 import re
 from pathlib import Path
 
@@ -29,7 +30,7 @@ VIEWS = "LMR"
 VALUES_PER_FRAME = 150                 # 2 bodies x 25 joints x xyz
 LABEL_MAX_BYTES = 1 << 20              # a real label file is ~1 kB
 SPLIT_MAX_BYTES = 4 << 20              # a real split file is ~10 kB
-CLIPS = ("start:end", "start-1:end")   # MAMP's slice (the default), AimCLR's
+ALL_ZERO = "all-zero instance (MAMP drops these silently)"
 
 
 class PkuError(ValueError):
@@ -105,9 +106,6 @@ def cut_instance(sequence: np.ndarray, start: int, end: int, clip: str) -> np.nd
     return x.reshape(len(x), 2, 25, 3)
 
 
-ALL_ZERO = "all-zero instance (MAMP drops these silently)"
-
-
 def discover_pku(dataset: str, raw: Path, num_classes: int, benchmarks: tuple, log=print) -> Found:
     """Tasks (one per label row) of the sequences under <raw>/skeleton, with each benchmark's split from its file."""
     found = Found()
@@ -171,9 +169,8 @@ _last = {"path": None, "sha": None, "sequence": None}      # a worker's last par
 
 def read_sequence(path: Path, read_raw) -> tuple[str, np.ndarray]:
     """(sha256, [frames, 150]) of a skeleton file; the rows of one sequence reuse its parse."""
-    import hashlib
     if _last["path"] != path:
         data = read_raw(path)
-        _last.update(path=None, sha=hashlib.sha256(data).hexdigest(), sequence=parse_sequence(data))
-        _last["path"] = path
+        _last["path"] = None                                # a file that does not parse is never cached
+        _last.update(sha=hashlib.sha256(data).hexdigest(), sequence=parse_sequence(data), path=path)
     return _last["sha"], _last["sequence"]
