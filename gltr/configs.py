@@ -33,7 +33,7 @@ class PretrainConfig:
     lr: float = 5e-5
     weight_decay: float = 0.1
     lr_decay: float = 0.99              # lr x 0.99 each epoch
-    precision: str = "auto"             # bf16 on GPU and on a CPU with native bf16 (gltr.resources), else fp32
+    precision: str = "auto"             # bf16 on GPU, fp32 on CPU (gltr.resources.auto_precision says why)
     compile: bool | None = None         # None: on where it pays back within an hour (gltr.resources.auto_compile)
     trajectory_weight_all: bool = False
     augment: bool = True

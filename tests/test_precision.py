@@ -11,25 +11,27 @@ from gltr.train.pretrain import PretrainConfig, train
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nmodel name\t: x\n"
 
 
-def test_bf16_is_chosen_only_where_the_cpu_computes_it():
+def test_native_bf16_is_detected_and_auto_stays_fp32_on_a_cpu():
     with_bf16, without = CPUINFO.format(extra="avx512f avx512_bf16"), CPUINFO.format(extra="avx512f")
     assert resources.cpu_bf16_flag(with_bf16) == "avx512_bf16"
     assert resources.cpu_bf16_flag(CPUINFO.format(extra="amx_tile amx_bf16")) == "amx_bf16"
     assert resources.cpu_bf16_flag(without) is None and resources.cpu_bf16_flag("") is None
-    assert resources.auto_precision("auto", "cpu", with_bf16) == ("bf16", "auto: the CPU has avx512_bf16")
-    assert resources.auto_precision("auto", "cpu", without)[0] == "fp32"
+    assert resources.auto_precision("auto", "cpu", with_bf16)[0] == "fp32"          # parity not met: docs/training.md
     assert resources.auto_precision("auto", "cuda", without)[0] == "bf16"
     assert resources.auto_precision("fp32", "cpu", with_bf16) == ("fp32", "asked for")
+    assert resources.auto_precision("bf16", "cpu", with_bf16) == ("bf16", "asked for")
+    assert "emulated" in resources.auto_precision("bf16", "cpu", without)[1]
 
 
 def test_compile_is_on_by_default_only_where_it_was_measured_to_pay_back(monkeypatch):
-    assert resources.auto_compile(None, "cpu", "small")[0] is False
-    assert resources.auto_compile(None, "cuda", "nwucla")[0] is False
-    assert resources.auto_compile(True, "cpu", "tiny") == (True, "asked for")
+    assert resources.auto_compile(None, "cpu", "small", "bf16")[0] is False
+    assert resources.auto_compile(None, "cuda", "nwucla", "bf16")[0] is False
+    assert resources.auto_compile(True, "cpu", "tiny", "fp32") == (True, "asked for")
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
-    assert resources.auto_compile(None, "cpu", "nwucla")[0] is True
+    assert resources.auto_compile(None, "cpu", "nwucla", "bf16")[0] is True
+    assert resources.auto_compile(None, "cpu", "nwucla", "fp32")[0] is False        # not measured in fp32
     monkeypatch.setattr("shutil.which", lambda name: None)
-    assert resources.auto_compile(None, "cpu", "nwucla") == (False, "auto: no C++ compiler for torch's inductor")
+    assert resources.auto_compile(None, "cpu", "nwucla", "bf16") == (False, "auto: no C++ compiler for torch's inductor")
 
 
 def test_batches_pad_to_a_multiple_of_8_within_t_max():
@@ -46,7 +48,7 @@ def test_a_bf16_run_records_its_precision_and_refuses_a_precision_change_on_resu
                   batch_size=8, lr=1e-3, workers=0)
     summary = train(PretrainConfig(epochs=1, precision="bf16", **common))
     record = json.loads((tmp_path / "run/pretrain.json").read_text())
-    assert record["precision"] == "bf16" and record["precision_why"] == "asked for" and np.isfinite(summary["final_loss"])
+    assert record["precision"] == "bf16" and record["precision_why"].startswith("asked for") and np.isfinite(summary["final_loss"])
     assert record["compile"] is False and record["compile_why"].startswith("auto: not measured")
     with pytest.raises(ValueError, match="this run was trained in bf16; resume with --precision bf16"):
         train(PretrainConfig(epochs=2, precision="fp32", resume=True, **common))

@@ -386,11 +386,11 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default(PretrainConfig, "lr")),
              weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(PretrainConfig, "weight_decay")),
              lr_decay: float = typer.Option(None, help="lr factor per epoch " + default(PretrainConfig, "lr_decay")),
-             precision: Precision = typer.Option(None, help="auto: bf16 autocast on a GPU and on a CPU with native bf16 (avx512_bf16 or AMX), "
-                                           "else fp32; the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
+             precision: Precision = typer.Option(None, help="auto: bf16 autocast on a GPU, fp32 on a CPU (bf16 there failed its "
+                                           "parity test); the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model, batches padded "
-                                          "to multiples of 8 frames [default: on for nwucla() on a CPU, where it was "
-                                          "measured to pay back within an hour; off elsewhere]"),
+                                          "to multiples of 8 frames [default: on only where measured to pay back within an "
+                                          "hour: nwucla() in bf16 on a CPU]"),
              trajectory_weight_all: bool = typer.Option(None, "--trajectory-weight-all",
                                                         help="0.05 on every interval's trajectory tokens (not just interval 1)"),
              augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "

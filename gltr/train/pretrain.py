@@ -163,7 +163,8 @@ def train(cfg: PretrainConfig) -> dict:
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
     epochs = cfg.epochs or variant.info.pretrain_epochs
     precision, precision_why = resources.auto_precision(cfg.precision, device.type)
-    compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset)
+    compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
+                                                   precision)
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
