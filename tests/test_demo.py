@@ -25,7 +25,7 @@ def test_demo_pipeline_end_to_end_at_miniature_size(tmp_path):
                                               "handcrafted/eval/linear-view-handcrafted.json")):
         r = json.loads((tmp_path / "demo" / path).read_text())
         assert f"{r['top1']:.1f}" == value and r["test_samples"] + r["train_samples"] == 48
-    assert (tmp_path / "demo/results.md").read_text().count("| linear |") == 3 + 1   # comparison row + 3 results
+    assert (tmp_path / "demo/results.md").read_text().count("| linear |") == 1 + 1 + 3   # field-table row, comparison row, 3 results
     # the figures it names exist and are drawn: the accuracy bars and the pretraining loss with its terms
     figures = re.search(r"figures: (.+)", result.stdout).group(1).split(", ")
     assert sorted(Path(f).name for f in figures) == ["accuracy.png", "loss-run.png"]

@@ -36,7 +36,7 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
     assert r["dataset_manifest_sha256"] == prepare_report["files"]["manifest.parquet"]
     knn = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
                              k=5, workers=0))
-    assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub.json").exists()
+    assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub-k5.json").exists()   # k other than 20: named by k
     table = markdown(collect([tiny_run]))
     assert "| linear | ntu120 | xsub | test | cached | pretrained |" in table and "| 66.0 |" in table
     assert "| knn | ntu120 | xsub | test |" in table

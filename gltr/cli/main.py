@@ -237,9 +237,11 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
             shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
+    from gltr.datasets import make_variant
     from gltr.pipeline.prepare import check_output, exit_status
     out = out or Path("data") / dataset.value
-    check_output(raw, out, overwrite)                  # refuse before drawing a progress bar
+    make_variant(dataset.value, bodies and bodies.value, (rotation or Rotation.sequence).value, clip and clip.value)
+    check_output(raw, out, overwrite)                  # options, then the output: refused before a progress bar
     columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(dataset.value, total=None)
