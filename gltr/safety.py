@@ -4,7 +4,7 @@
     check_name(s, kind) a name read from data (shard, benchmark, split) validated before it becomes a path, URL or command
     hold_lock(path)     an exclusive lock file: no truncation, no symlink followed, names the holder's pid
     atomic_file(path)   write under a temporary name, rename on success, remove the temporary file on any failure
-    read_regular(p, n)  at most n + 1 bytes of a regular file, opened without blocking (a FIFO never hangs a read)
+    read_regular(p, n, why)  a regular file of at most n bytes, opened without blocking (a FIFO never hangs a read)
 """
 import contextlib
 import errno
@@ -108,15 +108,19 @@ def atomic_file(path: Path):
         tmp.unlink(missing_ok=True)
 
 
-def read_regular(path, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of `path` (the caller decides what a longer file means). Opened with O_NONBLOCK
-    and checked to be a regular file on the opened descriptor, so a FIFO or device, even one swapped in after
-    a check, never blocks; ValueError names it."""
+def read_regular(path, limit: int, too_long: str) -> bytes:
+    """The bytes of `path`, at most `limit`: a longer file is ValueError "<path>: <too_long>" (the caller says what
+    a longer file means), read no further than limit + 1 bytes. Opened with O_NONBLOCK and checked to be a regular
+    file on the opened descriptor, so a FIFO or device, even one swapped in after a check, never blocks;
+    ValueError names it."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{path}: not a regular file (FIFO, socket or device)")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit + 1)
+            data = f.read(limit + 1)
     finally:
         os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{path}: {too_long}")
+    return data

@@ -52,13 +52,19 @@ def translated(joints: np.ndarray) -> np.ndarray:
     return joints
 
 
-def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
-    """The translated CTR-GCN joints [T, 75 | 150] of one raw file, checked against its recorded sha256."""
+def checked_raw(raw: Path, source: str, sha256: str) -> bytes:
+    """The bytes of a manifest row's raw file (`source`, a path inside `raw`), checked against its recorded sha256."""
     if not isinstance(source, str) or Path(source).is_absolute() or ".." in Path(source).parts:
         raise ValueError(f"{raw}: the manifest's source {source!r} is not a path inside the raw folder")
     data = read_raw(raw / source)                                   # bounded; never blocks on a FIFO
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"{raw / source}: sha256 differs from the one recorded by prepare (the raw file changed)")
+    return data
+
+
+def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
+    """The translated CTR-GCN joints [T, 75 | 150] of one raw file, checked against its recorded sha256."""
+    data = checked_raw(raw, source, sha256)
     try:
         return translated(denoised_actors(parse_skeleton(data)))
     except (SkeletonError, ValueError) as e:

@@ -16,7 +16,6 @@ data; gltr's prepare fails a row whose frames run past the sequence (MAMP keeps 
 and a row it cannot parse (MAMP stops), and both skip an all-zero instance.
 Memory stays flat: one sequence is parsed at a time, one sample written at a time.
 """
-import hashlib
 import json
 from pathlib import Path
 
@@ -25,9 +24,8 @@ import pyarrow.parquet as pq
 
 from gltr.datasets import Variant
 from gltr.export import target
-from gltr.export.ctrgcn import NpzWriter
+from gltr.export.ctrgcn import NpzWriter, checked_raw
 from gltr.pipeline.pku import PkuError, instance_frames, parse_sequence
-from gltr.pipeline.sample import read_raw
 from gltr.pipeline.store import sha256_file
 from gltr.safety import atomic_file
 
@@ -91,11 +89,7 @@ def write_part(npz: NpzWriter, part: str, m: dict, rows: list, raw: Path) -> Non
 
 def sequence(raw: Path, source: str, sha256: str) -> np.ndarray:
     """[frames, 150] float32 of one raw sequence, checked against its recorded sha256."""
-    if not isinstance(source, str) or Path(source).is_absolute() or ".." in Path(source).parts:
-        raise ValueError(f"{raw}: the manifest's source {source!r} is not a path inside the raw folder")
-    data = read_raw(raw / source)
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ValueError(f"{raw / source}: sha256 differs from the one recorded by prepare (the raw file changed)")
+    data = checked_raw(raw, source, sha256)
     try:
         return parse_sequence(data)
     except PkuError as e:

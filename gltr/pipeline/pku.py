@@ -79,9 +79,7 @@ def parse_labels(data: bytes) -> list:
 
 def read_split(path: Path) -> frozenset:
     """The training sequence names of a split file: its line 2, comma-separated (MAMP: `lines[1].split(', ')`)."""
-    text = read_regular(path, SPLIT_MAX_BYTES)
-    if len(text) > SPLIT_MAX_BYTES:
-        raise ValueError(f"{path}: larger than {SPLIT_MAX_BYTES >> 20} MB: not a PKU-MMD split file")
+    text = read_regular(path, SPLIT_MAX_BYTES, f"larger than {SPLIT_MAX_BYTES >> 20} MB: not a PKU-MMD split file")
     lines = text.decode("utf-8", "replace").splitlines()
     if len(lines) < 2:
         raise ValueError(f"{path}: no line 2 (the training sequences)")
@@ -138,9 +136,7 @@ def discover_pku(dataset: str, raw: Path, num_classes: int, benchmarks: tuple, l
         sequences.add(name)
         label_path = raw / "label" / f"{name}.txt"
         try:
-            data = read_regular(label_path, LABEL_MAX_BYTES)
-            if len(data) > LABEL_MAX_BYTES:
-                raise ValueError(f"larger than {LABEL_MAX_BYTES >> 20} MB: not a label file")
+            data = read_regular(label_path, LABEL_MAX_BYTES, f"larger than {LABEL_MAX_BYTES >> 20} MB: not a label file")
         except (OSError, ValueError) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).split(": ")[-1]
             found.failed.append({"file": f"label/{name}.txt", "reason": f"cannot read the label file: {why}"})

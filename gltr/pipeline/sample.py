@@ -59,12 +59,9 @@ def read_raw(path: Path) -> bytes:
     """A raw file's bytes. Opened without blocking and checked to be a regular file on the opened descriptor
     (a file swapped for a FIFO after discovery never hangs the run); larger than RAW_MAX_BYTES is an error."""
     try:
-        data = read_regular(path, RAW_MAX_BYTES)
+        return read_regular(path, RAW_MAX_BYTES, f"larger than {RAW_MAX_BYTES >> 20} MB: not a skeleton file")
     except ValueError as e:
         raise SampleError(str(e).split(": ", 1)[-1]) from None        # the file is named by the caller's report
-    if len(data) > RAW_MAX_BYTES:
-        raise SampleError(f"larger than {RAW_MAX_BYTES >> 20} MB: not a skeleton file")
-    return data
 
 
 def read_ntu(path: Path, variant: Variant) -> Sample:

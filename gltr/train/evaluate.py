@@ -127,8 +127,7 @@ def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Pa
     cached = read_cache(path, identity)
     if cached is not None:
         return cached
-    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False,
-                                                              ))
+    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=64, workers=workers, shuffle=False))
     out = encode(model, loader, 0, device)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
@@ -139,8 +138,7 @@ def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Pa
 @torch.no_grad()
 def handcrafted_features(data, benchmark: str, split: str, workers: int) -> dict:
     """Per sample: mean and std over valid frames of every motion coordinate -> [N, 2 * P * K * 3]."""
-    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=256, workers=workers, shuffle=False,
-                                                              ))
+    loader = ShardLoader(data, benchmark, split, LoaderConfig(batch_size=256, workers=workers, shuffle=False))
     feats, labels, keys = [], [], []
     for batch in loader.epoch(0):
         x = batch["motion"].flatten(2).double()                            # [B, T, P*K*3]
@@ -200,8 +198,9 @@ def result_name(kind: str, cfg, encoder: str) -> str:
 
 def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
     """What every result records about where it came from."""
-    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "pretrained_on": pretrained_on(meta),
-            "transfer": pretrained_on(meta) not in (None, index["dataset"]), "checkpoint": cfg.checkpoint,
+    source = pretrained_on(meta)
+    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "pretrained_on": source,
+            "transfer": source not in (None, index["dataset"]), "checkpoint": cfg.checkpoint,
             "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
             "dataset_variant": index["variant"].to_dict(), "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
             "git_commit": checkpoint.git_commit(), "cpu_policy": resources.policy(),

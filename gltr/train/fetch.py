@@ -40,16 +40,16 @@ def locate(data, *parts: str) -> str:
     return f"{data.rstrip('/')}/{rel}" if is_url(data) else str(Path(data) / rel)
 
 
+def _too_long_text(limit: int) -> str:
+    return f"longer than the {limit:,} bytes expected (a shard longer than its index says, or not the file it should be)"
+
+
 def _too_long(where: str, limit: int) -> ValueError:
-    return ValueError(f"{where}: longer than the {limit:,} bytes expected (a shard longer than its index says, "
-                      f"or not the file it should be)")
+    return ValueError(f"{where}: {_too_long_text(limit)}")
 
 
 def _local(path: str, limit: int) -> bytes:
-    data = read_regular(path, limit)
-    if len(data) > limit:
-        raise _too_long(path, limit)
-    return data
+    return read_regular(path, limit, _too_long_text(limit))
 
 
 def _http(url: str, limit: int, timeout: float) -> bytes:

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -98,8 +99,9 @@ def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]
         for batch in loader.epoch(epoch):
             if epoch == 0:
                 used.update(batch["key"])
+            scale = lr_scale(steps, total, warmup, cfg.schedule)
             for g in optimizer.param_groups:
-                g["lr"] = g["base_lr"] * lr_scale(steps, total, warmup, cfg.schedule)
+                g["lr"] = g["base_lr"] * scale
             mask = batch["mask"].to(device)
             z = pool_valid(model.forward_encoder(batch["motion"].to(device), mask), mask)     # [B, C]
             loss = F.cross_entropy(head(z), batch["label"].to(device), label_smoothing=cfg.label_smoothing)
@@ -161,15 +163,18 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
               "train_samples": len(used), "test_samples": len(labels), "validation_list_sha256": list_sha,
               "sample_list_sha256": None, **provenance(cfg, index, meta, started), "history": history,
               "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}}
-    name = (f"finetune-{cfg.benchmark}" + ("-val" if cfg.validation else "") + f"-seed{cfg.seed}"
-            + ("-random" if cfg.random_init is not None else ""))
-    write_result(run_folder(cfg) / "eval" / f"{name}.json", result)
+    write_result(run_folder(cfg) / "eval" / f"{result_stem(cfg, cfg.seed)}.json", result)
     return result
+
+
+def result_stem(cfg: FinetuneConfig, seed: int | None) -> str:
+    """eval/<stem>.json: finetune-view[-val][-seedN][-random]; without a seed, the seeds' summary."""
+    return (f"finetune-{cfg.benchmark}" + ("-val" if cfg.validation else "") + (f"-seed{seed}" if seed is not None else "")
+            + ("-random" if cfg.random_init is not None else ""))
 
 
 def seed_summary(results: list[dict], protocol: str) -> dict:
     """mean +/- std (population over seeds) of top-1 / top-5 and what the runs share (semi and finetune)."""
-    import numpy as np
     top1, top5, first = np.array([r["top1"] for r in results]), np.array([r["top5"] for r in results]), results[0]
     shared = ("evaluation", "encoder", "split", "benchmark", "dataset", "pretrained_on", "transfer", "random_init",
               "checkpoint_sha256", "dataset_variant", "git_commit")
@@ -182,7 +187,5 @@ def seed_summary(results: list[dict], protocol: str) -> dict:
 def summarize_finetune(results: list[dict], cfg: FinetuneConfig) -> dict:
     """The seeds' summary, written beside the per-seed files."""
     summary = seed_summary(results, f"fine-tune on 100% ({cfg.epochs} epochs), seeds {[r['seed'] for r in results]}")
-    name = (f"finetune-{cfg.benchmark}" + ("-val" if cfg.validation else "")
-            + ("-random" if cfg.random_init is not None else ""))
-    write_result(run_folder(cfg) / "eval" / f"{name}.json", summary)
+    write_result(run_folder(cfg) / "eval" / f"{result_stem(cfg, None)}.json", summary)
     return summary

@@ -60,13 +60,14 @@ ORDER = ("linear", "kNN-1", "kNN-", "semi 1 %", "semi 5 %", "semi 10 %", "fine-t
 def field_table(rows: list[dict], paper: bool = True) -> str:
     """The field's layout: rows = protocol, columns = dataset/benchmark, cells 'pretrained / random init /
     hand-crafted' (top-1 %, final epoch, test split), then the paper's and MAMP's figure where they exist."""
-    cells, columns = {}, []
+    cells, columns, kinds = {}, [], {}
     for r in rows:
         if r.get("split", "test") != "test":
             continue
         column, protocol = f"{r['dataset']} {r['benchmark']}", field_protocol(r)
         if column not in columns:
             columns.append(column)
+        kinds[protocol] = None if r.get("transfer") else r["kind"]     # a transfer row has no published figure here
         cells.setdefault(protocol, {}).setdefault(column, {}).setdefault(encoder_of(r), top1_text(r))
     if not cells:
         return ""
@@ -78,9 +79,8 @@ def field_table(rows: list[dict], paper: bool = True) -> str:
             by = cells[protocol].get(column, {})
             text = " / ".join(by.get(e, "–") for e in ENCODERS) if by else "–"
             dataset, benchmark = column.split(" ")
-            kind = {"linear": "linear", "fine-tune": "finetune", "semi 5 %": "semi5", "semi 10 %": "semi10"}.get(protocol)
-            refs = [f"{who} {table[(kind, dataset, benchmark)]}" for who, table in (("paper", PAPER), ("MAMP", MAMP))
-                    if paper and (kind, dataset, benchmark) in table]
+            refs = [f"{who} {table[(kinds[protocol], dataset, benchmark)]}" for who, table in (("paper", PAPER),
+                    ("MAMP", MAMP)) if paper and (kinds[protocol], dataset, benchmark) in table]
             row.append(text + (f" ({', '.join(refs)})" if refs and by else ""))
         lines.append(f"| {protocol} | " + " | ".join(row) + " |")
     return ("Each cell: pretrained / random init / hand-crafted, top-1 % on the test split, final epoch"
