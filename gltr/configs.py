@@ -32,7 +32,9 @@ class PretrainConfig:
     batch_size: int = 128
     lr: float = 5e-5
     weight_decay: float = 0.1
-    lr_decay: float = 0.99              # lr x 0.99 each epoch
+    schedule: str = "exp"               # "exp": lr x lr_decay each epoch (the authors'); "cosine": warm-up, cosine to 0
+    lr_decay: float = 0.99              # lr x 0.99 each epoch ("exp")
+    warmup_epochs: int = 0              # linear warm-up ("cosine")
     precision: str = "auto"             # bf16 on GPU, fp32 on CPU (gltr.resources.auto_precision says why)
     compile: bool | None = None         # None: on where it pays back within an hour (gltr.resources.auto_compile)
     trajectory_weight_all: bool = False

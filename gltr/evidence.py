@@ -26,6 +26,11 @@ from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
 ENCODERS = ("pretrained", "random", "handcrafted")
 
 
+# the recipe's fields a summary reports, with the value runs from before the field existed had
+RECIPE = {"preset": None, "epochs": None, "batch_size": None, "lr": None, "weight_decay": None, "lr_decay": None,
+          "schedule": "exp", "warmup_epochs": 0, "seed": None, "augment": None, "pos_init": None}
+
+
 def sources(run: Path, out: Path, model_config: dict) -> dict:
     """How each encoder is named to an evaluation: checkpoint, random init of the same preset, hand-crafted."""
     return {"pretrained": dict(checkpoint=str(run / "checkpoints" / "latest.pt"), out=str(out / "pretrained")),
@@ -74,8 +79,7 @@ def evidence(cfg: EvidenceConfig, log=print) -> dict:
     pretrain = json.loads((run / "pretrain.json").read_text())
     src = sources(run, out, pretrain["model_config"])
     summary = {"dataset": pretrain["dataset"], "benchmark": benchmark, "run": str(run),
-               "recipe": {k: pretrain["run_config"][k] for k in ("preset", "epochs", "batch_size", "lr", "weight_decay",
-                                                                 "lr_decay", "seed", "augment", "pos_init")},
+               "recipe": {k: pretrain["run_config"].get(k, default) for k, default in RECIPE.items()},
                "model_config": pretrain["model_config"], "pretrain_minutes": round(pretrain["wall_s"] / 60, 1),
                "pretrain_steps": pretrain["steps"], "final_loss": pretrain["final_loss"],
                "pretrain_commit": pretrain["git_commit"], "commit": checkpoint.git_commit()}

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import re
 import socket
@@ -6,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from gltr.train.pretrain import PretrainConfig, train
@@ -31,7 +33,6 @@ def test_loss_decreases_on_synthetic_data(synth_ntu_prepared, tmp_path):
 
 
 def test_epoch_checkpoints_hold_weights_only_and_cannot_resume(synth_ntu_prepared, tmp_path):
-    import pytest
     from gltr.train import checkpoint
     from gltr.train.evaluate import LinearConfig, linear_eval
     common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", epochs=2, batch_size=8, lr=1e-3,
@@ -55,8 +56,9 @@ def test_epoch_checkpoints_hold_weights_only_and_cannot_resume(synth_ntu_prepare
 
 
 def test_resume_continues_exactly(synth_ntu_prepared, tmp_path):
+    """Stopped mid-epoch and resumed under warm-up + cosine, whose lr changes every step."""
     common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", epochs=3, batch_size=8,
-                  lr=1e-3, workers=0, log_every=1)
+                  lr=1e-3, workers=0, log_every=1, schedule="cosine", warmup_epochs=1)
     train(PretrainConfig(out=str(tmp_path / "straight"), max_steps=9, **common))
     train(PretrainConfig(out=str(tmp_path / "split"), max_steps=3, **common))      # stops mid-epoch 0
     meta = json.loads((tmp_path / "split/checkpoints/latest.json").read_text())
@@ -66,6 +68,9 @@ def test_resume_continues_exactly(synth_ntu_prepared, tmp_path):
     b = torch.load(tmp_path / "split/checkpoints/latest.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert losses(tmp_path / "straight") == losses(tmp_path / "split")
+    lrs = [json.loads(l)["lr"] for l in (tmp_path / "split/metrics.jsonl").read_text().splitlines()]
+    assert lrs[:5] == [pytest.approx(1e-3 * s / 5) for s in range(1, 6)]       # 5 steps per epoch: warm-up
+    assert lrs[5:] == [pytest.approx(5e-4 * (1 + math.cos(math.pi * s / 10))) for s in range(4)]   # cosine over 10
 
 
 def test_torchrun_two_cpu_ranks(synth_ntu_prepared, tmp_path):

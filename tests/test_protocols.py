@@ -15,7 +15,8 @@ from gltr.pipeline import sample_lists
 from gltr.pipeline.prepare import prepare
 from gltr.pipeline.synth import synth_pku
 from gltr.train.evaluate import knn_eval, linear_eval, random_init_spec
-from gltr.train.finetune import finetune_eval, lr_scale, param_groups
+from gltr.train.finetune import finetune_eval, param_groups
+from gltr.train.schedule import lr_scale, pretrain_lr
 from gltr.train.pretrain import train
 from gltr.train.report import collect, field_table
 from gltr.train.semi import semi_eval
@@ -39,6 +40,11 @@ def test_lr_schedule_warms_up_then_follows_a_cosine():
     assert lr_scale(2, 10, 2, "cosine") == 1.0 and lr_scale(6, 10, 2, "cosine") == pytest.approx(0.5)
     assert lr_scale(9, 10, 2, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * 7 / 8)))
     assert lr_scale(9, 10, 0, "constant") == 1.0
+    # pretraining: the authors' per-epoch decay, or warm-up + cosine by step over all epochs
+    assert pretrain_lr(1e-3, 17, 3, 5, 10, "exp", 0.9, 0) == pytest.approx(1e-3 * 0.9 ** 3)
+    assert pretrain_lr(1e-3, 4, 0, 5, 10, "cosine", 0.9, 1) == pytest.approx(1e-3)      # end of warm-up
+    last = pretrain_lr(1e-3, 49, 9, 5, 10, "cosine", 0.9, 1)
+    assert last == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 44 / 45)))
 
 
 def test_layer_decay_gives_each_block_its_share():

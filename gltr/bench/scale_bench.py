@@ -83,6 +83,7 @@ def timed(argv: list, log) -> dict:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [line for line in out.splitlines() if line.strip()]
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mb": round(peak[0] / 1e6),
+            "load_1min_at_end": round(os.getloadavg()[0], 2),     # this step's own load included: > cpus = neighbours
             "last_line": lines[-1][-200:] if lines else ""}
 
 
@@ -133,7 +134,7 @@ def run(out: Path, real: Path, work: Path, limit: int | None, log=print) -> dict
     count = build_tree(real, raw, limit)
     result = {"names": count, "real_files": len(list((real / "ntu_skeleton").glob("*.skeleton"))),
               "tree_s": round(time.perf_counter() - start, 1), "disk_free_gb_before": round(free / GB, 1),
-              "cpus": len(os.sched_getaffinity(0)), "steps": {}}
+              "cpus": len(os.sched_getaffinity(0)), "nice": os.nice(0), "steps": {}}
     steps = result["steps"]
     for workers in (1, 2):
         shutil.rmtree(data, ignore_errors=True)

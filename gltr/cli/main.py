@@ -90,6 +90,11 @@ class Features(str, Enum):
     handcrafted = "handcrafted"
 
 
+class Schedule(str, Enum):
+    exp = "exp"
+    cosine = "cosine"
+
+
 class Precision(str, Enum):
     auto = "auto"
     bf16 = "bf16"
@@ -387,7 +392,12 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              batch_size: int = typer.Option(None, help="clips per step, per process " + default(PretrainConfig, "batch_size")),
              lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default(PretrainConfig, "lr")),
              weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(PretrainConfig, "weight_decay")),
-             lr_decay: float = typer.Option(None, help="lr factor per epoch " + default(PretrainConfig, "lr_decay")),
+             schedule: Schedule = typer.Option(None, help="exp: lr x --lr-decay each epoch (the authors'); cosine: "
+                                               "--warmup-epochs of linear warm-up, then a cosine to 0 at the last step "
+                                               + default(PretrainConfig, "schedule")),
+             lr_decay: float = typer.Option(None, help="lr factor per epoch (exp) " + default(PretrainConfig, "lr_decay")),
+             warmup_epochs: int = typer.Option(None, min=0, help="epochs of linear warm-up (cosine) "
+                                               + default(PretrainConfig, "warmup_epochs")),
              precision: Precision = typer.Option(None, help="auto: bf16 autocast on a GPU, fp32 on a CPU (bf16 there failed its "
                                            "parity test); the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model, batches padded "
@@ -417,7 +427,8 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
     summary = train(PretrainConfig(data=str(data), benchmark=benchmark, **given(
         out=out and str(out), preset=preset and preset.value, pos_init=pos_init and pos_init.value, intervals=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
-        precision=precision and precision.value, compile=compile, trajectory_weight_all=trajectory_weight_all,
+        schedule=schedule and schedule.value, warmup_epochs=warmup_epochs, precision=precision and precision.value,
+        compile=compile, trajectory_weight_all=trajectory_weight_all,
         augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
         time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
     say(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "

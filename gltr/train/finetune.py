@@ -11,7 +11,6 @@ lowest), label smoothing, stochastic depth, the authors' interpolation augmentat
 epoch is the result. `validation=True` trains on the training split minus the committed validation
 list and scores on that list: for choosing the recipe without touching the test split.
 """
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from gltr.train.data import LoaderConfig, ShardLoader, read_index, split_names
 from gltr.train.dist import init_distributed
 from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
                                  write_result)
+from gltr.train.schedule import lr_scale
 
 
 def layer_of(name: str, depth: int) -> int:
@@ -58,17 +58,6 @@ def param_groups(model, head, lr: float, head_lr: float, layer_decay: float, wei
     for g in groups.values():
         g["base_lr"] = g["lr"]
     return list(groups.values())
-
-
-def lr_scale(step: int, total: int, warmup: int, schedule: str) -> float:
-    """Linear warm-up over `warmup` steps, then cosine to 0 ("cosine") or flat ("constant")."""
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    if schedule != "cosine":
-        raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
 def set_drop_path(model, rate: float) -> None:

@@ -24,6 +24,7 @@ from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
+from gltr.train.schedule import pretrain_lr
 
 
 def model_config(cfg: PretrainConfig, variant: Variant):
@@ -117,15 +118,16 @@ class RunLog:
 COMPILE_PAD = 8         # with --compile, batches are padded to a multiple of 8 frames: at most T_max / 8 shapes
 
 
-def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, skip: int, step: int, cfg: PretrainConfig,
-                    intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
+def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs: int, skip: int, step: int,
+                    cfg: PretrainConfig, intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
                     should_stop) -> tuple[int, int, bool]:
     """One epoch from batch `skip`: forward, loss, step, log; stop early when `should_stop(step)`.
     Returns (steps so far, batches of this epoch done, stopped early)."""
-    for group in optimizer.param_groups:
-        group["lr"] = cfg.lr * cfg.lr_decay ** epoch
     batch_index, stop, window_samples, window_start = skip, False, 0, time.perf_counter()
     for batch in loader.epoch(epoch, skip):
+        for group in optimizer.param_groups:                                 # a function of the step: resume is exact
+            group["lr"] = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay,
+                                      cfg.warmup_epochs)
         motion = batch["motion"].to(device, non_blocking=True)               # [B, T, P, K, 3]
         mask = batch["mask"].to(device, non_blocking=True)                   # [B, T]
         with torch.no_grad():
@@ -162,6 +164,9 @@ def train(cfg: PretrainConfig) -> dict:
     ckpt_dir = out / "checkpoints"
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
     epochs = cfg.epochs or variant.info.pretrain_epochs
+    if cfg.schedule not in ("exp", "cosine") or not 0 <= cfg.warmup_epochs < epochs:
+        raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
+                         f"{cfg.schedule!r} with {cfg.warmup_epochs}")
     precision, precision_why = resources.auto_precision(cfg.precision, device.type)
     compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
@@ -230,8 +235,9 @@ def train(cfg: PretrainConfig) -> dict:
     stopped = False
     with log:
         for epoch in range(start_epoch, epochs):
-            step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, skip, step, cfg, mcfg.intervals,
-                                                   trajectory_tokens, device, precision, log, should_stop)
+            step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, epochs, skip, step, cfg,
+                                                   mcfg.intervals, trajectory_tokens, device, precision, log,
+                                                   should_stop)
             if stopped:
                 save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
                 break
