@@ -38,6 +38,7 @@ class PretrainConfig:
     precision: str = "auto"             # bf16 on GPU, fp32 on CPU (gltr.resources.auto_precision says why)
     compile: bool | None = None         # None: on where it pays back within an hour (gltr.resources.auto_compile)
     trajectory_weight_all: bool = False
+    loss_reduction: str = "pooled"      # the authors' (gltr.train.loss); "per-interval": gltr's before 2026-12-04
     augment: bool = True
     workers: int = 2
     seed: int = 0

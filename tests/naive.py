@@ -86,6 +86,41 @@ def mpdp(x, intervals=(1, 5, 10)):
     return direction, magnitude
 
 
+def authors_mpdp_loss(out, out2, dir_gt, mag_gt, x_m, lambda_global=0.05, lambda_mag=1.0):
+    """The loss lines of learn_PTmodel.py (GL-Transformer), with each einops `rearrange` written as the
+    reshape/permute it stands for. out/out2: direction/magnitude logits [b, c, f, (j p)], the intervals'
+    token columns side by side (j = interval * 25 + joint, p = person, p = 2); dir_gt/mag_gt [b, f, (j p)];
+    x_m [b, f] valid frames. Index 20 is interval 1's trajectory slot."""
+    import torch
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def logits(o):
+        b, c, f, jp = o.shape
+        o = o.reshape(b, c, f, jp // 2, 2)                                         # 'b c f (j p) -> b c f j p'
+        g = o[:, :, :, 20, :].unsqueeze(3)
+        j = torch.cat((o[:, :, :, :20, :], o[:, :, :, 21:, :]), axis=3)
+        g = g.permute(0, 2, 3, 4, 1).reshape(b, f, -1, c)                         # 'b c f j p -> b f (j p) c'
+        j = j.permute(0, 2, 3, 4, 1).reshape(b, f, -1, c)
+        return g[x_m].reshape(-1, c), j[x_m].reshape(-1, c)                        # 'm j k -> (m j) k'
+
+    def labels(gt):
+        b, f, jp = gt.shape
+        gt = gt.reshape(b, f, jp // 2, 2)                                          # 'b f (j p) -> b f j p'
+        g = gt[:, :, 20, :].unsqueeze(3)
+        j = torch.cat((gt[:, :, :20, :], gt[:, :, 21:, :]), axis=2)
+        return g.reshape(b, f, -1)[x_m].reshape(-1), j.reshape(b, f, -1)[x_m].reshape(-1)
+
+    out_global, out_joints = logits(out)
+    dir_gt_global, dir_gt_joint = labels(dir_gt)
+    loss_dir_g = criterion(out_global, dir_gt_global)
+    loss_dir = criterion(out_joints, dir_gt_joint)
+    out2_global, out2_joints = logits(out2)
+    mag_gt_global, mag_gt_joint = labels(mag_gt)
+    loss_mag_g = criterion(out2_global, mag_gt_global)
+    loss_mag = criterion(out2_joints, mag_gt_joint)
+    return (lambda_global * loss_dir_g + loss_dir) + lambda_mag * (lambda_global * loss_mag_g + loss_mag)
+
+
 # ----------------------------------------------------------------------------- CTR-GCN, written out as its
 # data/ntu*/get_raw_skes_data.py, get_raw_denoised_data.py and seq_transformation.py do it (dicts, loops)
 

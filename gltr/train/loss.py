@@ -1,34 +1,57 @@
-"""MPDP loss (REFERENCE section 6) over the valid frames of a padded batch."""
+"""MPDP loss over the valid frames of a padded batch, reduced as the authors' `learn_PTmodel.py` does
+(docs/training.md, "The MPDP loss").
+
+The authors lay the intervals' token columns side by side and take, per head, two cross-entropy means
+over all valid frames: one over interval 1's trajectory tokens (weight 0.05) and one over every other
+(interval, token) pair pooled together (weight 1). Intervals 5 and 10's trajectory tokens therefore sit
+in the pooled mean with weight 1 (the original's quirk); `trajectory_weight_all` gives every interval's
+trajectory tokens the 0.05 weight instead.
+
+`reduction="per-interval"` is how gltr reduced it before 2026-12-04 (one pair of means per interval,
+summed over intervals: ~3x larger, and the trajectory weighs 48/148 as much); kept only to compare the
+two on the validation split (docs/results.md).
+"""
 import torch
 import torch.nn.functional as F
 
 TRAJECTORY_WEIGHT = 0.05
 
 
-def mpdp_loss(direction_logits, magnitude_logits, direction, magnitude, frame_mask, trajectory_tokens: list,
-              trajectory_weight_all: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits [B, T, I, N, 27|16], labels [B, T, I, N] (uint8), frame_mask [B, T] ->
-    (scalar loss, its terms [I, 2]: per interval, direction and magnitude, detached; they sum to the loss).
+def token_weights(intervals: int, tokens: int, trajectory_tokens: list, trajectory_weight_all: bool,
+                  device=None) -> torch.Tensor:
+    """[I, N] bool: the (interval, token) pairs in the 0.05-weighted trajectory mean."""
+    weighted = torch.zeros(intervals, tokens, dtype=torch.bool, device=device)
+    weighted[slice(None) if trajectory_weight_all else slice(0, 1), trajectory_tokens] = True
+    return weighted
 
-    Per interval, over valid frames and all their tokens (absent-person tokens included):
-      weighted:   0.05 * CE(trajectory tokens) + CE(joint tokens), for direction and for magnitude
-      unweighted: CE over all tokens together
-    Faithful default: only interval 1 is weighted (the original code's quirk); with
-    `trajectory_weight_all` every interval is.
+
+REDUCTIONS = ("pooled", "per-interval")
+
+
+def mpdp_loss(direction_logits, magnitude_logits, direction, magnitude, frame_mask, trajectory_tokens: list,
+              trajectory_weight_all: bool = False, reduction: str = "pooled") -> tuple[torch.Tensor, torch.Tensor]:
+    """logits [B, T, I, N, 27|16], labels [B, T, I, N] (uint8), frame_mask [B, T] ->
+    (scalar loss, its terms [I, 2]: each interval's share of the direction and magnitude parts, detached).
+
+    Per head: loss = 0.05 * mean CE(trajectory pairs) + mean CE(all other pairs), both means over valid
+    frames (absent-person tokens included); "per-interval" takes the two means within each interval
+    (an interval without weighted pairs: one mean over its tokens) and sums them. A term is an interval's pairs' contribution to these two
+    means, so the terms sum to the loss.
     """
     B, T, I, N, _ = direction_logits.shape
     valid = frame_mask.reshape(B * T)
-    is_traj = torch.zeros(N, dtype=torch.bool, device=direction_logits.device)
-    is_traj[trajectory_tokens] = True
+    weighted = token_weights(I, N, trajectory_tokens, trajectory_weight_all, direction_logits.device)
+    frames = int(valid.sum())
+    # each (interval, token) pair's weight in the loss, per valid frame: 0.05 / |trajectory| or 1 / |others|,
+    # the pairs counted over all intervals (pooled) or within the pair's interval (per-interval)
+    dims = (0, 1) if reduction == "pooled" else (1,)
+    per_pair = torch.where(weighted, TRAJECTORY_WEIGHT / (frames * weighted.sum(dims, keepdim=True)),
+                           1.0 / (frames * (~weighted).sum(dims, keepdim=True)))   # [I, N]
     terms = []
-    for i in range(I):
-        for logits, labels in ((direction_logits, direction), (magnitude_logits, magnitude)):
-            lg = logits[:, :, i].reshape(B * T, N, -1)[valid].float()       # [V, N, classes]
-            lb = labels[:, :, i].reshape(B * T, N)[valid].long()             # [V, N]
-            if i == 0 or trajectory_weight_all:
-                terms.append(TRAJECTORY_WEIGHT * F.cross_entropy(lg[:, is_traj].flatten(0, 1), lb[:, is_traj].flatten())
-                             + F.cross_entropy(lg[:, ~is_traj].flatten(0, 1), lb[:, ~is_traj].flatten()))
-            else:
-                terms.append(F.cross_entropy(lg.flatten(0, 1), lb.flatten()))
-    terms = torch.stack(terms)                                               # [I * 2]
-    return terms.sum(), terms.detach().view(I, 2)
+    for logits, labels in ((direction_logits, direction), (magnitude_logits, magnitude)):
+        lg = logits.reshape(B * T, I * N, -1)[valid].float()                        # [V, I*N, classes]
+        lb = labels.reshape(B * T, I * N)[valid].long()                             # [V, I*N]
+        ce = F.cross_entropy(lg.transpose(1, 2), lb, reduction="none")             # [V, I*N]
+        terms.append((ce.sum(0).view(I, N) * per_pair).sum(1))                      # [I]
+    terms = torch.stack(terms, 1)                                                   # [I, 2]
+    return terms.sum(), terms.detach()

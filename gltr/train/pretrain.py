@@ -23,7 +23,7 @@ from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
-from gltr.train.loss import mpdp_loss
+from gltr.train.loss import REDUCTIONS, mpdp_loss
 from gltr.train.schedule import pretrain_lr
 
 
@@ -36,6 +36,11 @@ def model_config(cfg: PretrainConfig, variant: Variant):
     mcfg = for_dataset(PRESETS[preset](), variant.persons, variant.joints, variant.centre_joint, variant.t_max,
                        intervals=intervals)
     return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
+
+
+def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    """AdamW over every parameter, betas and eps at torch's defaults, as learn_PTmodel.py builds it."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
@@ -135,7 +140,7 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             direction_logits, magnitude_logits = forward(motion, mask)
         loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
-                                mask, trajectory_tokens, cfg.trajectory_weight_all)
+                                mask, trajectory_tokens, cfg.trajectory_weight_all, cfg.loss_reduction)
         if not torch.isfinite(loss):                                         # stop before anything is saved
             raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: training "
                                      f"stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the last good one")
@@ -167,6 +172,8 @@ def train(cfg: PretrainConfig) -> dict:
     if cfg.schedule not in ("exp", "cosine") or not 0 <= cfg.warmup_epochs < epochs:
         raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
                          f"{cfg.schedule!r} with {cfg.warmup_epochs}")
+    if cfg.loss_reduction not in REDUCTIONS:
+        raise ValueError(f"loss reduction must be one of {', '.join(REDUCTIONS)}, not {cfg.loss_reduction!r}")
     precision, precision_why = resources.auto_precision(cfg.precision, device.type)
     compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
@@ -177,7 +184,7 @@ def train(cfg: PretrainConfig) -> dict:
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
         interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, pad_multiple=COMPILE_PAD if compiled else 1),
         rank, world)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = optimizer_for(model, cfg)
 
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
     lock = hold_lock(out / LOCK, "pretrain") if rank == 0 else None     # one run writes into --out at a time

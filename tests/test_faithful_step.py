@@ -1,0 +1,146 @@
+"""One whole pretraining step of gltr (through `train_one_epoch`) against the authors' learn_PTmodel.py
+written out: the MPDP labels, the loss, every parameter's gradient and every parameter after AdamW."""
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from gltr.configs import PretrainConfig
+from gltr.model.gltransformer import GLTransformer, tiny
+from gltr.train import pretrain
+import naive
+
+LENGTHS = (40, 33, 26)
+INTERVALS = (1, 5, 10)
+
+
+class OneBatch:
+    """A loader of one batch, as ShardLoader hands it to the training loop."""
+    world = 1
+
+    def __init__(self, motion, mask):
+        self.batch = {"motion": motion, "mask": mask}
+
+    def __len__(self):
+        return 1
+
+    def epoch(self, epoch, skip):
+        yield self.batch
+
+
+class NoLog:
+    def record(self, *args):
+        pass
+
+    def advance(self, epoch):
+        pass
+
+
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """3 clips of unequal lengths, zero-padded to 40 frames; clip 1 has no second person. Coordinates
+    on a 5 mm grid, so that some displacements are exactly zero (direction classes with s = 1)."""
+    rng = np.random.default_rng(0)
+    motion = np.zeros((len(LENGTHS), max(LENGTHS), 2, 25, 3), np.float32)
+    for b, L in enumerate(LENGTHS):
+        walk = np.cumsum(rng.integers(-2, 3, (L, 2, 25, 3)), axis=0) * 0.005
+        motion[b, :L] = walk + rng.normal(0, 0.3, (1, 2, 25, 3)).round(2)
+    motion[1, :, 1] = 0
+    mask = np.arange(max(LENGTHS))[None] < np.array(LENGTHS)[:, None]
+    return torch.from_numpy(motion), torch.from_numpy(mask)
+
+
+def to_authors_layout(logits: torch.Tensor) -> torch.Tensor:
+    """Ours [B, T, I, N = P*K (person-major), classes] -> theirs [b, c, f, (interval joint person)]."""
+    B, T, I, N, C = logits.shape
+    return logits.view(B, T, I, 2, N // 2, C).permute(0, 5, 1, 2, 4, 3).reshape(B, C, T, I * N)
+
+
+def authors_labels(motion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels of each clip's valid frames by the naive per-token loop, in their [b, f, (interval joint person)]."""
+    B, T = motion.shape[:2]
+    out = [np.zeros((B, T, len(INTERVALS), 25, 2), np.int64) for _ in range(2)]
+    for b, L in enumerate(LENGTHS):
+        for o, labels in zip(out, naive.mpdp(motion[b, :L], INTERVALS)):   # [L, I, P, K]
+            o[b, :L] = labels.transpose(0, 1, 3, 2)
+    return tuple(torch.from_numpy(o.reshape(B, T, -1)) for o in out)
+
+
+def test_one_training_step_equals_the_authors(monkeypatch):
+    cfg = PretrainConfig(data="unused", benchmark="xsub")                # lr 5e-5, weight decay 0.1: their code's
+    torch.manual_seed(0)
+    ours = GLTransformer(replace(tiny(), dropout=0.0, drop_path=0.0)).train()
+    theirs = copy.deepcopy(ours)
+    before = {k: v.clone() for k, v in ours.state_dict().items()}
+    motion, mask = batch()
+
+    seen = {}
+
+    def spy(*args):
+        seen["logits"], seen["labels"] = args[:2], args[2:4]
+        seen["loss"], _ = loss = real_loss(*args)
+        return loss
+
+    real_loss = pretrain.mpdp_loss
+    monkeypatch.setattr(pretrain, "mpdp_loss", spy)
+    optimizer = pretrain.optimizer_for(ours, cfg)
+    steps, done, stopped = pretrain.train_one_epoch(
+        ours, optimizer, OneBatch(motion, mask), 0, 1, 0, 0, cfg, INTERVALS,
+        [p * 25 + 20 for p in range(2)], torch.device("cpu"), "fp32", NoLog(), lambda step: False)
+    assert (steps, done, stopped) == (1, 1, False)
+    grads_ours = {n: p.grad.clone() for n, p in ours.named_parameters()}
+
+    # the authors' step: their labels, their loss lines, AdamW(lr, weight_decay=0.1) as in learn_PTmodel.py
+    dir_gt, mag_gt = authors_labels(motion.numpy())
+    optimizer_theirs = torch.optim.AdamW(theirs.parameters(), lr=cfg.lr, weight_decay=0.1)
+    optimizer_theirs.zero_grad()
+    out, out2 = theirs(motion, mask)
+    loss = naive.authors_mpdp_loss(to_authors_layout(out), to_authors_layout(out2), dir_gt, mag_gt, mask)
+    loss.backward()
+    grads_theirs = {n: p.grad.clone() for n, p in theirs.named_parameters()}
+    optimizer_theirs.step()
+
+    # labels on valid frames: equal
+    for ours_labels, their_labels in zip(seen["labels"], (dir_gt, mag_gt)):
+        mine = to_authors_layout(ours_labels[..., None].long())[:, 0]       # [B, T, (interval joint person)]
+        assert torch.equal(mine[mask], their_labels[mask])
+    # the loss, then every gradient and every parameter after the update
+    assert seen["loss"].item() == pytest.approx(loss.item(), rel=1e-5)
+    assert set(grads_ours) == set(grads_theirs)
+    for name, g in grads_theirs.items():
+        scale = g.abs().max().item()
+        assert (grads_ours[name] - g).abs().max().item() <= 1e-4 * scale + 1e-12, name
+    after_theirs = theirs.state_dict()
+    moved = 0
+    for name, p in ours.state_dict().items():
+        # Adam's first step is lr * g / (|g| + eps) (+ decay): equal to 1/1000 of a step, plus what the
+        # gradients' own difference moves it (lr * |dg| / (|g| + eps), large only where g ~ eps), plus two
+        # float32 roundings of the parameter
+        g, dg = grads_theirs[name], (grads_ours[name] - grads_theirs[name]).abs()
+        tolerance = cfg.lr * (1e-3 + dg / (g.abs() + 1e-8)) + 2 * 2**-23 * p.abs()
+        assert ((p - after_theirs[name]).abs() <= tolerance).all(), name
+        step_ours, step_theirs = p - before[name], after_theirs[name] - before[name]
+        big = step_theirs.abs() > 0.5 * cfg.lr                              # Adam's first step: ~lr x sign(grad)
+        assert torch.equal(step_ours[big].sign(), step_theirs[big].sign()), name
+        moved += int((step_theirs != 0).sum())
+    assert moved > 0.9 * sum(p.numel() for p in theirs.parameters())     # the step did move the model
+
+
+def test_the_old_per_interval_reduction_is_not_the_authors():
+    """Why the default changed: on the same batch the per-interval sum is several times the authors' loss."""
+    torch.manual_seed(0)
+    model = GLTransformer(replace(tiny(), dropout=0.0, drop_path=0.0))
+    motion, mask = batch()
+    with torch.no_grad():
+        d, m = model(motion, mask)
+    from gltr.pipeline.mpdp import mpdp_labels
+    labels = [x.flatten(-2) for x in mpdp_labels(motion, INTERVALS)]
+    tokens = [20, 45]
+    pooled, terms = pretrain.mpdp_loss(d, m, *labels, mask, tokens)
+    per_interval, _ = pretrain.mpdp_loss(d, m, *labels, mask, tokens, reduction="per-interval")
+    dir_gt, mag_gt = authors_labels(motion.numpy())
+    want = naive.authors_mpdp_loss(to_authors_layout(d), to_authors_layout(m), dir_gt, mag_gt, mask)
+    assert pooled.item() == pytest.approx(want.item(), rel=1e-5)
+    assert terms.sum().item() == pytest.approx(pooled.item(), rel=1e-6)
+    assert per_interval.item() > 2.5 * pooled.item()
