@@ -35,8 +35,8 @@ class PretrainConfig:
     schedule: str = "exp"               # "exp": lr x lr_decay each epoch (the authors'); "cosine": warm-up, cosine to 0
     lr_decay: float = 0.99              # lr x 0.99 each epoch ("exp")
     warmup_epochs: int = 0              # linear warm-up ("cosine")
-    precision: str = "auto"             # bf16 on GPU, fp32 on CPU (gltr.resources.auto_precision says why)
-    compile: bool | None = None         # None: on where it pays back within an hour (gltr.resources.auto_compile)
+    precision: str = "auto"             # fp32, or a bf16 policy where one was shown at parity (gltr.train.precision)
+    compile: bool | None = None         # None: on where it pays back within an hour (gltr.train.precision.auto_compile)
     trajectory_weight_all: bool = False
     loss_reduction: str = "pooled"      # the authors' (gltr.train.loss); "per-interval": gltr's before 2026-12-04
     augment: bool = True

@@ -4,34 +4,60 @@ import json
 import numpy as np
 import pytest
 
-from gltr import resources
+from gltr.train import precision
 from gltr.train.data import collate
 from gltr.train.pretrain import PretrainConfig, train
 
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nmodel name\t: x\n"
 
 
-def test_native_bf16_is_detected_and_auto_stays_fp32_on_a_cpu():
+def test_native_bf16_is_detected_and_auto_is_fp32_where_no_policy_was_shown_at_parity(monkeypatch):
     with_bf16, without = CPUINFO.format(extra="avx512f avx512_bf16"), CPUINFO.format(extra="avx512f")
-    assert resources.cpu_bf16_flag(with_bf16) == "avx512_bf16"
-    assert resources.cpu_bf16_flag(CPUINFO.format(extra="amx_tile amx_bf16")) == "amx_bf16"
-    assert resources.cpu_bf16_flag(without) is None and resources.cpu_bf16_flag("") is None
-    assert resources.auto_precision("auto", "cpu", with_bf16)[0] == "fp32"          # parity not met: docs/training.md
-    assert resources.auto_precision("auto", "cuda", without)[0] == "bf16"
-    assert resources.auto_precision("fp32", "cpu", with_bf16) == ("fp32", "asked for")
-    assert resources.auto_precision("bf16", "cpu", with_bf16) == ("bf16", "asked for")
-    assert "emulated" in resources.auto_precision("bf16", "cpu", without)[1]
+    assert precision.cpu_bf16_flag(with_bf16) == "avx512_bf16"
+    assert precision.cpu_bf16_flag(CPUINFO.format(extra="amx_tile amx_bf16")) == "amx_bf16"
+    assert precision.cpu_bf16_flag(without) is None and precision.cpu_bf16_flag("") is None
+    assert precision.auto_precision("auto", "cpu", with_bf16)[0] == "fp32"          # parity not met: docs/training.md
+    assert precision.auto_precision("auto", "cuda", without)[0] == "fp32"          # until a policy is at parity there
+    monkeypatch.setitem(precision.AT_PARITY, "cuda", "bf16-fp32-input")
+    assert precision.auto_precision("auto", "cuda", without)[0] == "bf16-fp32-input"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.auto_precision("fp16", "cuda")
+    assert precision.auto_precision("fp32", "cpu", with_bf16) == ("fp32", "asked for")
+    assert precision.auto_precision("bf16", "cpu", with_bf16) == ("bf16", "asked for")
+    assert "emulated" in precision.auto_precision("bf16", "cpu", without)[1]
+
+
+def test_the_cli_offers_every_precision():
+    from gltr.cli.main import Precision
+    assert tuple(p.value for p in Precision) == precision.PRECISIONS
+
+
+def test_fp32_parts_run_in_fp32_under_autocast_and_leave_the_weights_alone():
+    import torch
+    from gltr.model.gltransformer import GLTransformer, tiny
+    torch.manual_seed(0)
+    model = GLTransformer(tiny()).eval()                                            # no dropout
+    names = list(model.state_dict())
+    precision.keep_fp32(model, "bf16-fp32-input-heads")
+    motion, mask = torch.randn(2, 6, 2, 25, 3), torch.ones(2, 6, dtype=torch.bool)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        tokens = model.embed(motion)
+        d, m = model(motion, mask)
+        plain = torch.nn.Linear(3, 4)(motion)
+    assert tokens.dtype == d.dtype == m.dtype == torch.float32 and plain.dtype == torch.bfloat16
+    assert list(model.state_dict()) == names
+    assert torch.equal(tokens, model.embed(motion))                                 # exactly the fp32 embedding
 
 
 def test_compile_is_on_by_default_only_where_it_was_measured_to_pay_back(monkeypatch):
-    assert resources.auto_compile(None, "cpu", "small", "bf16")[0] is False
-    assert resources.auto_compile(None, "cuda", "nwucla", "bf16")[0] is False
-    assert resources.auto_compile(True, "cpu", "tiny", "fp32") == (True, "asked for")
+    assert precision.auto_compile(None, "cpu", "small", "bf16")[0] is False
+    assert precision.auto_compile(None, "cuda", "nwucla", "bf16")[0] is False
+    assert precision.auto_compile(True, "cpu", "tiny", "fp32") == (True, "asked for")
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
-    assert resources.auto_compile(None, "cpu", "nwucla", "bf16")[0] is True
-    assert resources.auto_compile(None, "cpu", "nwucla", "fp32")[0] is False        # not measured in fp32
+    assert precision.auto_compile(None, "cpu", "nwucla", "bf16")[0] is True
+    assert precision.auto_compile(None, "cpu", "nwucla", "fp32")[0] is False        # not measured in fp32
     monkeypatch.setattr("shutil.which", lambda name: None)
-    assert resources.auto_compile(None, "cpu", "nwucla", "bf16") == (False, "auto: no C++ compiler for torch's inductor")
+    assert precision.auto_compile(None, "cpu", "nwucla", "bf16") == (False, "auto: no C++ compiler for torch's inductor")
 
 
 def test_batches_pad_to_a_multiple_of_8_within_t_max():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from gltr import resources
+from gltr.train import precision as mixed
 from gltr.model.gltransformer import PRESETS, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train.loss import mpdp_loss
@@ -63,7 +63,7 @@ def compare(preset: str, lengths: tuple, batch: int, steps: int, precision: str)
 
 
 def run(out: Path, real: Path, quick: bool = False) -> dict:
-    precision = resources.auto_precision("auto", "cpu")[0]
+    precision = mixed.auto_precision("auto", "cpu")[0]
     result = {"device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__}
     lengths = (16,) if quick else (24, 32, 40, 48)
     for preset in (("small",) if quick else ("small", "nwucla")):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from gltr import resources
+from gltr.train import precision as mixed
 from gltr.model.gltransformer import PRESETS, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train.loss import mpdp_loss
@@ -49,9 +49,9 @@ def step_seconds(preset: str, batch: int, frames: int, steps: int) -> dict:
 
 
 def run(out: Path, real: Path, quick: bool = False) -> dict:
-    flag = resources.cpu_bf16_flag()
+    flag = mixed.cpu_bf16_flag()
     result = {"device": "cpu", "threads": torch.get_num_threads(), "cpu_bf16_flag": flag,
-              "auto_precision_cpu": resources.auto_precision("auto", "cpu")[0]}
+              "auto_precision_cpu": mixed.auto_precision("auto", "cpu")[0]}
     for preset, batch, steps in (("tiny", 64, 6), ("small", 64, 4), ("nwucla", 64, 3), ("ntu", 8, 2)):
         if quick:
             batch, steps = 4, 1

@@ -100,10 +100,12 @@ class LossReduction(str, Enum):
     per_interval = "per-interval"
 
 
-class Precision(str, Enum):
+class Precision(str, Enum):          # gltr.train.precision.PRECISIONS (a test keeps them equal)
     auto = "auto"
-    bf16 = "bf16"
     fp32 = "fp32"
+    bf16 = "bf16"
+    bf16_fp32_input = "bf16-fp32-input"
+    bf16_fp32_input_heads = "bf16-fp32-input-heads"
 
 
 class PosInit(str, Enum):
@@ -403,8 +405,9 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              lr_decay: float = typer.Option(None, help="lr factor per epoch (exp) " + default(PretrainConfig, "lr_decay")),
              warmup_epochs: int = typer.Option(None, min=0, help="epochs of linear warm-up (cosine) "
                                                + default(PretrainConfig, "warmup_epochs")),
-             precision: Precision = typer.Option(None, help="auto: bf16 autocast on a GPU, fp32 on a CPU (bf16 there failed its "
-                                           "parity test); the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
+             precision: Precision = typer.Option(None, help="auto: the bf16 policy shown at parity with fp32 on this device "
+                                           "type, else fp32; bf16-fp32-input(-heads): bf16 autocast with the input embeddings "
+                                           "(and heads) in fp32; the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model, batches padded "
                                           "to multiples of 8 frames [default: on only where measured to pay back within an "
                                           "hour: nwucla() in bf16 on a CPU]"),

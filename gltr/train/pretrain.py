@@ -20,7 +20,7 @@ from gltr.configs import PretrainConfig
 from gltr.datasets import Variant
 from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
-from gltr.train import checkpoint
+from gltr.train import checkpoint, precision as mixed
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import REDUCTIONS, mpdp_loss
@@ -137,7 +137,7 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
         mask = batch["mask"].to(device, non_blocking=True)                   # [B, T]
         with torch.no_grad():
             direction, magnitude = mpdp_labels(motion, intervals)            # [B, T, I, P, K] each
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32"):
             direction_logits, magnitude_logits = forward(motion, mask)
         loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
                                 mask, trajectory_tokens, cfg.trajectory_weight_all, cfg.loss_reduction)
@@ -174,11 +174,13 @@ def train(cfg: PretrainConfig) -> dict:
                          f"{cfg.schedule!r} with {cfg.warmup_epochs}")
     if cfg.loss_reduction not in REDUCTIONS:
         raise ValueError(f"loss reduction must be one of {', '.join(REDUCTIONS)}, not {cfg.loss_reduction!r}")
-    precision, precision_why = resources.auto_precision(cfg.precision, device.type)
-    compiled, compile_why = resources.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
+    precision, precision_why = mixed.auto_precision(cfg.precision, device.type)
+    compiled, compile_why = mixed.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
+    if precision != "fp32":
+        mixed.keep_fp32(model, precision)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
     loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
