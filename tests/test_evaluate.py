@@ -53,6 +53,27 @@ def test_knn_vote_on_separable_features():
     assert torch.equal(scores.argmax(1), test_y)
 
 
+@pytest.mark.parametrize("k", [1, 20])
+def test_knn_equals_scikit_learn_with_negative_similarities(k):
+    """Random features (about half the cosines negative): the prediction is scikit-learn's, so kNN-1 is
+    exactly the nearest neighbour's label even when that neighbour's cosine is negative."""
+    from sklearn.neighbors import KNeighborsClassifier
+    rng = np.random.default_rng(k)
+    shift = np.zeros(8)
+    shift[0] = 3.0
+    train_f = rng.normal(size=(300, 8)) * 0.7 + shift                  # training features on one side,
+    test_f = rng.normal(size=(200, 8)) - shift * rng.integers(0, 2, (200, 1))   # many queries on the other
+    train_y = rng.integers(0, 6, 300)
+    scores = knn_predict(torch.from_numpy(train_f).float(), torch.from_numpy(train_y), torch.from_numpy(test_f).float(),
+                         k=k, num_classes=6)
+    want = KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(train_f, train_y).predict(test_f)
+    assert np.array_equal(scores.argmax(1).numpy(), want)
+    cos = (test_f / np.linalg.norm(test_f, axis=1, keepdims=True)) @ (train_f / np.linalg.norm(train_f, axis=1, keepdims=True)).T
+    if k == 1:
+        nearest = cos.argmax(1)
+        assert np.array_equal(want, train_y[nearest]) and (cos.max(1) < 0).sum() > 10   # nearest cosines < 0
+
+
 def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
     from gltr.pipeline.sample_lists import read_list
     from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds

@@ -325,16 +325,21 @@ def run_lock(cfg):
 # ----------------------------------------------------------------------------- kNN
 
 def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int = 1024) -> torch.Tensor:
-    """Class scores [N_test, classes]: similarity-weighted vote of the k nearest (cosine) training samples."""
+    """Class scores [N_test, classes] of the k nearest training samples by cosine similarity, each with one vote:
+    scikit-learn's KNeighborsClassifier(metric="cosine"), the kNN of Predict & Cluster (Su et al., CVPR 2020)
+    and the skeleton SSL papers that report kNN after it. A tie in votes goes to the smaller class index (as
+    scikit-learn's); the scores order classes by (votes, then that rule), so kNN-1 is the nearest neighbour's
+    label. (Before 2026-12-04 neighbours voted with their raw cosine, so a negative one counted against its class.)"""
     train_f, test_f = F.normalize(train_f, dim=1), F.normalize(test_f, dim=1)
     k = min(k, len(train_f))
+    order = torch.arange(num_classes - 1, -1, -1, dtype=torch.float64)         # tie-break: smaller class first
     scores = []
     for start in range(0, len(test_f), chunk):
         sim = test_f[start:start + chunk] @ train_f.T                       # [n, N_train]
-        top, idx = sim.topk(k, dim=1)                                        # [n, k]
-        votes = torch.zeros(len(sim), num_classes)
-        votes.scatter_add_(1, train_y[idx], top)
-        scores.append(votes)
+        idx = sim.topk(k, dim=1).indices                                    # [n, k]
+        votes = torch.zeros(len(sim), num_classes, dtype=torch.float64)
+        votes.scatter_add_(1, train_y[idx], torch.ones(idx.shape, dtype=torch.float64))
+        scores.append(votes * num_classes + order)
     return torch.cat(scores)
 
 
