@@ -16,6 +16,7 @@ rot) and writes the same JSON fields. A section that fails is recorded with its 
 others still run.
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -53,16 +54,22 @@ def flops_per_step(flops, lengths: list, T: int) -> tuple[float, float]:
 
 
 def time_steps(model, cfg, batches: list, pad, precision: str, device, flops) -> dict:
-    """Forward+backward over `batches` (lists of lengths); the first is warm-up. pad(lengths) -> T."""
+    """Forward+backward over `batches` (lists of lengths); the first is warm-up. pad(lengths) -> T.
+    precision: fp32, tf32 (fp32 with TF32 matmuls) or a bf16 policy of gltr.train.precision."""
+    from gltr.train.precision import autocast_forward
     samples, seconds, executed, useful = 0, 0.0, 0.0, 0.0
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     for i, lens in enumerate([batches[0]] + batches):
         T = pad(lens)
         motion = torch.randn(len(lens), T, cfg.persons, cfg.joints, 3, device=device) * 0.1
         mask = torch.arange(T, device=device)[None] < torch.tensor(lens, device=device)[:, None]
         sync(device)
         start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        if precision in ("fp32", "tf32"):
             d, m = model(motion, mask)
+        else:
+            d, m = autocast_forward(model, motion, mask, precision, device)
         (d.float().mean() + m.float().mean()).backward()
         model.zero_grad(set_to_none=True)
         sync(device)
@@ -71,6 +78,7 @@ def time_steps(model, cfg, batches: list, pad, precision: str, device, flops) ->
             samples += len(lens)
             e, u = flops_per_step(flops, lens, T)
             executed, useful = executed + e, useful + u
+    torch.backends.cuda.matmul.allow_tf32 = tf32
     return {"samples_per_s": samples / seconds, "executed_tflops": executed / seconds / 1e12,
             "useful_tflops": useful / seconds / 1e12, "timed_steps": len(batches), "seconds": seconds}
 
@@ -102,21 +110,25 @@ def throughput(quick: bool, device, ntu_lengths: list) -> dict:
     def pad_max(lens):
         return cfg.t_max
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    fast = time_steps(model, cfg, batches, pad16, "bf16", device, flops)
-    fast["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    slow = time_steps(model, cfg, batches[:max(2, steps // 2)], pad_max, "fp32", device, flops)
-    slow["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+    def measure(precision, pad, some):
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        r = time_steps(model, cfg, some, pad, precision, device, flops)
+        r["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+        return r
 
+    fast = measure("bf16", pad16, batches)
+    slow = measure("fp32", pad_max, batches[:max(2, steps // 2)])
+    bucketed = {precision: measure(precision, pad16, batches) for precision in ("fp32", "tf32", PAPER_POLICY)}
     projected_h = NTU60_XSUB_TRAIN * NTU_EPOCHS / fast["samples_per_s"] / 3600
     return {
         "preset": "tiny" if quick else "ntu", "batch_size": batch, "mean_real_length": float(np.mean(ntu_lengths)),
         "real_lengths": len(ntu_lengths), "t_max": cfg.t_max,
         "bf16_bucketed_pad16": fast, "fp32_padded_to_t_max": slow,
         "speedup_bf16_bucketed_vs_fp32_padded": fast["samples_per_s"] / slow["samples_per_s"],
+        "bucketed_pad16": bucketed,
+        "speedup_vs_fp32_bucketed": {p: r["samples_per_s"] / bucketed["fp32"]["samples_per_s"]
+                                     for p, r in {**bucketed, "bf16": fast}.items()},
         "fraction_of_bf16_peak_executed": fast["executed_tflops"] / BF16_PEAK_TFLOPS,
         "fraction_of_bf16_peak_useful": fast["useful_tflops"] / BF16_PEAK_TFLOPS,
         "bf16_peak_tflops": BF16_PEAK_TFLOPS,
@@ -125,7 +137,7 @@ def throughput(quick: bool, device, ntu_lengths: list) -> dict:
     }
 
 
-def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 150) -> dict:
+def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 60) -> dict:
     """torch.compile with T padded to a multiple of 16: the first call per length compiles; timed apart
     from the steady state and from eager. Quick mode traces with the eager backend (graph capture and
     guards, no code generation). Stops adding lengths once `budget_s` is spent."""
@@ -141,42 +153,212 @@ def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 150) 
         if time.perf_counter() - started > budget_s:
             break
         start = time.perf_counter()
-        time_steps(compiled, cfg, [[T] * batch], lambda _: T, "bf16", device, flops)        # compiles, then one timed call
+        time_steps(compiled, cfg, [[T] * batch], lambda _: T, "fp32", device, flops)        # compiles, then one timed call
         first = time.perf_counter() - start
-        steady = time_steps(compiled, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
-        eager = time_steps(model, cfg, [[T] * batch] * 3, lambda _: T, "bf16", device, flops)
+        steady = time_steps(compiled, cfg, [[T] * batch] * 3, lambda _: T, "fp32", device, flops)
+        eager = time_steps(model, cfg, [[T] * batch] * 3, lambda _: T, "fp32", device, flops)
         done.append({"T": T, "first_call_s": first, "steady_samples_per_s": steady["samples_per_s"],
                      "eager_samples_per_s": eager["samples_per_s"],
                      "speedup_compiled_vs_eager": steady["samples_per_s"] / eager["samples_per_s"]})
     return {"preset": "tiny" if quick else "ntu", "batch_size": batch, "backend": "eager" if quick else "inductor",
+            "precision": "fp32",
             "lengths": done, "note": "first_call_s = compile + warm-up + one timed step at that padded length"}
 
 
-# ----------------------------------------------------------------------------- 2. NW-UCLA protocol
+# ----------------------------------------------------------------------------- 2. training: loss and precision
 
-def nwucla_protocol(quick: bool, data: Path, work: Path, lr: float) -> dict:
-    from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval
-    from gltr.train.pretrain import PretrainConfig, model_config, train
-    from gltr.train.data import read_index
-    preset, epochs, probe_epochs = ("tiny", 1, 5) if quick else ("nwucla", 300, 300)
-    run = work / "nwucla"
-    shutil.rmtree(run, ignore_errors=True)
-    cfg = PretrainConfig(data=str(data), benchmark="view", out=str(run / "pretrained"), preset=preset, epochs=epochs,
-                         batch_size=128, lr=lr, workers=0, save_every=max(epochs // 6, 1), latest_every=10)
+# The recipes, all on prepared NW-UCLA (view benchmark), every run a process of its own, all at once (small
+# models leave the GPU mostly idle, so they share it; each is bounded by its own time budget):
+#   small(), the evidence recipe (lr 5e-4, batch 64, 140 epochs), seeds 0 and 1:
+#     fp32 with the authors' loss (pooled) and with gltr's old one (per-interval): which loss, on validation;
+#     bf16 and bf16-fp32-input with the pooled loss: parity of each policy with fp32, on validation
+#   nwucla(), the paper's protocol (batch 128, 300 epochs), fp32 and bf16-fp32-input, seed 0: parity, and the
+#     test figures beside the random-init and hand-crafted baselines
+# Then the loss chosen on validation gets its test figures (linear, kNN, kNN-1; both seeds), and its seed-0
+# checkpoint is copied to --out for the downstream protocols on a CPU.
+SMALL = dict(preset="small", epochs=140, batch_size=64, lr=5e-4, save_every=20)
+SMALL_RUNS = [("pooled", "fp32"), ("per-interval", "fp32"), ("pooled", "bf16"), ("pooled", "bf16-fp32-input")]
+PAPER_POLICY = "bf16-fp32-input"
+QUICK = dict(preset="tiny", epochs=2, batch_size=16, save_every=1)
+
+
+def run_specs(quick: bool, data: Path, work: Path, lr: float, budget_s: float) -> list[dict]:
+    small = {**SMALL, **(QUICK if quick else {})}
+    paper = {**dict(preset="nwucla", epochs=300, batch_size=128, lr=lr, save_every=50), **(QUICK if quick else {})}
+    probe = 5 if quick else None
+    specs = [{**paper, "name": f"nwucla-{precision}-seed0", "loss_reduction": "pooled", "precision": precision,
+              "seed": 0, "evals": [("linear", True), ("linear", False), ("knn", False)]}
+             for precision in ("fp32", PAPER_POLICY)]                      # the longest first
+    specs += [{**small, "name": f"small-{loss}-{precision}-seed{seed}", "loss_reduction": loss, "precision": precision,
+               "seed": seed, "evals": [("linear", True), ("knn", True)]}
+              for seed in ((0,) if quick else (0, 1)) for loss, precision in SMALL_RUNS]
+    for spec in specs:
+        spec.update(data=str(data), out=str(work / spec["name"]), time_budget_s=budget_s, probe_epochs=probe)
+    return specs
+
+
+def run_job(spec: dict) -> dict:
+    """One recipe in this process: pretrain, then its probes (name: "linear-val", "knn-test", ...)."""
+    from gltr.train.pretrain import PretrainConfig, train
+    cfg = PretrainConfig(data=spec["data"], benchmark="view", out=spec["out"], preset=spec["preset"],
+                         epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"], seed=spec["seed"],
+                         loss_reduction=spec["loss_reduction"], precision=spec["precision"], workers=1,
+                         save_every=spec["save_every"], latest_every=10, time_budget_s=spec["time_budget_s"],
+                         log_every=50)
     summary = train(cfg)
-    variant = read_index(data, "view", "train")["variant"]
-    sources = {"pretrained": dict(checkpoint=str(run / "pretrained/checkpoints/latest.pt")),
-               "random": dict(out=str(run / "random"), random_init={"model_config": model_config(cfg, variant).to_dict(), "seed": 0}),
-               "handcrafted": dict(out=str(run / "handcrafted"), features="handcrafted")}
-    results = {}
-    for name, source in sources.items():
-        lin = linear_eval(LinearConfig(data=str(data), benchmark="view", epochs=probe_epochs, workers=0, **source))
-        knn = knn_eval(KnnConfig(data=str(data), benchmark="view", workers=0, **source))
-        results[name] = {"linear": lin["top1"], "knn": knn["top1"]}
-    return {"preset": preset, "epochs": epochs, "batch_size": 128, "lr": lr, "probe_epochs": probe_epochs,
-            "pretrain_wall_s": summary["wall_s"], "pretrain_final_loss": summary["final_loss"],
-            "pretrain_precision": summary["precision"], "device": summary["device"], "top1": results,
-            "paper_linear": 90.4}
+    meta = json.loads((Path(spec["out"]) / "checkpoints/latest.json").read_text())
+    result = {"pretrain_wall_s": summary["wall_s"], "final_loss": summary["final_loss"], "steps": summary["steps"],
+              "epochs_done": meta["loader"]["epoch"], "stopped_early": summary["stopped_early"],
+              "precision": summary["precision"], "device": summary["device"], "memory": memory_curve(spec["out"])}
+    for kind, validation in spec["evals"]:
+        result[f"{kind}-{'val' if validation else 'test'}"] = probe(kind, spec["data"], validation, spec["probe_epochs"],
+                                                                   checkpoint=summary["checkpoint"])
+    return result
+
+
+def probe(kind: str, data: str, validation: bool, epochs: int | None, k: int = 20, **source) -> float:
+    from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval
+    if kind == "linear":
+        return linear_eval(LinearConfig(data=data, benchmark="view", epochs=epochs, workers=0, validation=validation,
+                                        **source))["top1"]
+    return knn_eval(KnnConfig(data=data, benchmark="view", k=k, workers=0, validation=validation, **source))["top1"]
+
+
+def memory_curve(run: str) -> list:
+    """(epoch, RSS MB, CUDA allocated MB, CUDA reserved MB) at every 10th epoch end and the last."""
+    rows = [json.loads(line) for line in (Path(run) / "memory.jsonl").read_text().splitlines()]
+    keep = [r for i, r in enumerate(rows) if r["epoch"] % 10 == 0 or i == len(rows) - 1]
+    return [[r["epoch"], r["rss_mb"], r.get("cuda_allocated_mb"), r.get("cuda_reserved_mb")] for r in keep]
+
+
+def run_parallel(specs: list[dict], work: Path, deadline_s: float, parallel: int) -> dict:
+    """Each spec as `python -m gltr.bench.gpu_evidence --job SPEC`, `parallel` at a time, one thread each; a job
+    still running at the deadline is killed (its process group) and recorded as such."""
+    env = {**os.environ, "GLTR_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    work.mkdir(parents=True, exist_ok=True)
+    pending, running, results = list(specs), {}, {}
+    started = time.perf_counter()
+    while pending or running:
+        while pending and len(running) < parallel:
+            spec = pending.pop(0)
+            path = work / f"{spec['name']}.spec.json"
+            path.write_text(json.dumps(spec))
+            log = open(work / f"{spec['name']}.log", "w")
+            running[spec["name"]] = (subprocess.Popen([sys.executable, "-m", "gltr.bench.gpu_evidence", "--job", str(path)],
+                                                      stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                      start_new_session=True), log, time.perf_counter())
+        for name, (proc, log, t0) in list(running.items()):
+            late = time.perf_counter() - started > deadline_s
+            if proc.poll() is None and not late:
+                continue
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            log.close()
+            result_path = work / f"{name}.result.json"
+            if result_path.exists():
+                results[name] = {**json.loads(result_path.read_text()), "job_s": round(time.perf_counter() - t0, 1)}
+            else:
+                tail = (work / f"{name}.log").read_text(errors="replace")[-1500:]
+                results[name] = {"error": "killed at the deadline" if late else f"exit {proc.returncode}", "log_tail": tail}
+            del running[name]
+        time.sleep(0.5)
+    return results
+
+
+def common_epoch_probes(specs: list[dict], results: dict, data: Path, probe_epochs) -> dict:
+    """Runs compared with each other (same preset and seed) that did not all finish: each one's probes again
+    at the last epoch checkpoint they all reached, so that a comparison never sets epochs against epochs."""
+    groups = {}
+    for spec in specs:
+        groups.setdefault((spec["preset"], spec["seed"]), []).append(spec)
+    out = {}
+    for (preset, seed), group in groups.items():
+        done = [results[s["name"]].get("epochs_done", 0) for s in group]
+        if all(d == s["epochs"] for d, s in zip(done, group)):
+            continue
+        epoch = min(done) // group[0]["save_every"] * group[0]["save_every"]
+        key = f"{preset}-seed{seed}"
+        out[key] = {"epoch": epoch}
+        for spec in group:
+            ckpt = Path(spec["out"]) / "checkpoints" / f"epoch-{epoch:04d}.pt"
+            if epoch == 0 or not ckpt.exists():
+                out[key][spec["name"]] = None
+                continue
+            out[key][spec["name"]] = {f"{kind}-{'val' if v else 'test'}": probe(kind, str(data), v, probe_epochs,
+                                                                                  checkpoint=str(ckpt))
+                                      for kind, v in spec["evals"]}
+    return out
+
+
+def choose_loss(results: dict, seeds: tuple) -> tuple[str, dict]:
+    """The authors' (pooled) loss, unless the old per-interval one probes better on validation for every seed."""
+    val = {loss: [results.get(f"small-{loss}-fp32-seed{s}", {}).get("linear-val") for s in seeds]
+           for loss in ("pooled", "per-interval")}
+    better = all(p is not None and q is not None and q > p for p, q in zip(val["pooled"], val["per-interval"]))
+    return ("per-interval" if better else "pooled"), val
+
+
+def attempt(section: dict, key: str, fn) -> None:
+    """section[key] = fn(), or the error: what came before is kept whatever fails after it."""
+    try:
+        section[key] = fn()
+    except Exception as e:
+        traceback.print_exc()
+        section[key] = {"error": f"{type(e).__name__}: {e}"}
+
+
+def training(quick: bool, data: Path, work: Path, out: Path, lr: float, deadline_s: float) -> dict:
+    from gltr.train.evaluate import random_init_spec
+    specs = run_specs(quick, data, work, lr, budget_s=deadline_s - (20 if quick else 60))
+    parallel = 2 if quick else len(specs)                                 # all at once: they share the GPU
+    section = {"runs": run_parallel(specs, work, deadline_s, parallel), "deadline_s": deadline_s, "parallel": parallel,
+               "recipes": {"small": SMALL, "paper_policy": PAPER_POLICY}, "paper_linear": 90.4}
+    probe_epochs = 5 if quick else None
+    attempt(section, "at_common_epoch", lambda: common_epoch_probes(specs, section["runs"], data, probe_epochs))
+    seeds = (0,) if quick else (0, 1)
+
+    def chosen():
+        loss, val = choose_loss(section["runs"], seeds)
+        result = {"loss": loss, "validation_linear": val, "rule": "pooled unless per-interval is better on every seed"}
+        for s in seeds:
+            run = work / f"small-{loss}-fp32-seed{s}" / "checkpoints/latest.pt"
+            result[f"seed{s}"] = {name: probe(kind, str(data), False, probe_epochs, k=k, checkpoint=str(run))
+                                  for name, kind, k in (("linear-test", "linear", 20), ("knn-test", "knn", 20),
+                                                        ("knn1-test", "knn", 1))}
+        result["checkpoint_parts"] = bring_back(work / f"small-{loss}-fp32-seed0", out)
+        return result
+
+    def baselines():
+        random = dict(out=str(work / "random"), random_init=random_init_spec(data, "view", "tiny" if quick else "nwucla", 0))
+        return {name: {"linear-test": probe("linear", str(data), False, probe_epochs, **source),
+                       "knn-test": probe("knn", str(data), False, probe_epochs, **source)}
+                for name, source in (("random", random),
+                                     ("handcrafted", dict(out=str(work / "handcrafted"), features="handcrafted")))}
+
+    attempt(section, "chosen_loss", chosen)
+    attempt(section, "nwucla_baselines", baselines)
+    return section
+
+
+PART_BYTES = 15 * 2**20        # the device brings back files of at most 16 MiB
+
+
+def bring_back(run: Path, out: Path) -> dict:
+    """The run's final weights-only checkpoint, cut into parts under --out (`cat` them back together; the sha256
+    of the whole is recorded), with its .json mirror."""
+    final = sorted((run / "checkpoints").glob("epoch-*.pt"))
+    if not final:
+        return {"error": f"no epoch checkpoint in {run}"}
+    data = final[-1].read_bytes()
+    parts = []
+    for i in range(0, len(data), PART_BYTES):
+        part = out / f"{final[-1].stem}.pt.part{i // PART_BYTES}"
+        part.write_bytes(data[i:i + PART_BYTES])
+        parts.append(part.name)
+    shutil.copy(final[-1].with_suffix(".json"), out / f"{final[-1].stem}.json")
+    return {"run": run.name, "file": final[-1].name, "parts": parts, "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
 
 
 # ----------------------------------------------------------------------------- 3. prepare scaling
@@ -184,7 +366,7 @@ def nwucla_protocol(quick: bool, data: Path, work: Path, lr: float) -> dict:
 def prepare_scaling(quick: bool, work: Path) -> dict:
     from gltr.pipeline.prepare import prepare
     from gltr.pipeline.synth import synth_ntu
-    files, workers = (40, [1, 2]) if quick else (3000, [1, 2, 4, 8, 16])
+    files, workers = (40, [1, 2]) if quick else (1500, [1, 4, 16])
     raw = work / "raw_ntu"
     shutil.rmtree(raw, ignore_errors=True)
     synth_ntu(raw, files, seed=0, classes=60)
@@ -233,7 +415,16 @@ def main() -> None:
     parser.add_argument("--make-inputs", action="store_true", help="write --inputs from --real and --data, then stop")
     parser.add_argument("--real", type=Path, default=Path("../shared/data"))
     parser.add_argument("--data", type=Path, default=Path("data/nwucla"), help="prepared NW-UCLA (for --make-inputs)")
+    parser.add_argument("--training-deadline-s", type=float, default=320, help="wall limit of the training section")
+    parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)          # one recipe of the training section
     args = parser.parse_args()
+    if args.job:
+        from gltr import resources
+        resources.apply()
+        spec = json.loads(args.job.read_text())
+        result = run_job(spec)
+        args.job.with_name(f"{spec['name']}.result.json").write_text(json.dumps(result, default=float))
+        return
     if args.make_inputs:
         make_inputs(args.real, args.inputs, args.data)
         print(f"wrote {args.inputs}")
@@ -246,7 +437,8 @@ def main() -> None:
               "device_name": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
               "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": git_commit()}
     sections = {"throughput": lambda: throughput(args.quick, device, ntu_lengths(args.inputs)),
-                "nwucla": lambda: nwucla_protocol(args.quick, args.inputs / "nwucla", work, args.lr),
+                "training": lambda: training(args.quick, args.inputs / "nwucla", work, args.out, args.lr,
+                                             args.training_deadline_s),
                 "prepare": lambda: prepare_scaling(args.quick, work),
                 "compile": lambda: compile_time(args.quick, device, ntu_lengths(args.inputs))}
     path = args.out / "gpu-evidence.json"

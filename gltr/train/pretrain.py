@@ -5,6 +5,7 @@
     torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
 """
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -43,7 +44,7 @@ def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "pretrain.json")    # what a pretraining run writes in --out
+RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "memory.jsonl", "pretrain.json")    # what a pretraining run writes in --out
 LOCK = ".lock"                                                          # held by the run writing into --out
 
 
@@ -68,6 +69,21 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = Tr
                 path.unlink()
 
 
+def memory(device) -> dict:
+    """Resident memory of this process (MB), and on a GPU the allocator's allocated / reserved / peak (MB)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            rss_mb = int(f.read(200).split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        rss_mb = None
+    out = {"rss_mb": rss_mb}
+    if device.type == "cuda":
+        out.update(cuda_allocated_mb=torch.cuda.memory_allocated(device) / 1e6,
+                   cuda_reserved_mb=torch.cuda.memory_reserved(device) / 1e6,
+                   cuda_peak_allocated_mb=torch.cuda.max_memory_allocated(device) / 1e6)
+    return out
+
+
 class RunLog:
     """Rank 0's record of a run: metrics.jsonl, TensorBoard and the progress bar. `record` runs on every
     rank (it averages the loss over ranks), only rank 0 writes."""
@@ -84,6 +100,7 @@ class RunLog:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(out / "tb")
             self.metrics = open(out / "metrics.jsonl", "a")
+            self.memory = open(out / "memory.jsonl", "a")
 
     def elapsed(self) -> float:
         """Training seconds of this run, the sessions before a resume included."""
@@ -109,6 +126,13 @@ class RunLog:
     def advance(self, epoch: int) -> None:
         self.progress.update(self.bar, advance=1, epoch=epoch)
 
+    def epoch_end(self, epoch: int, device) -> None:
+        """The memory this process holds after `epoch` (what `make bench --only soak` reads): a long run's
+        curve must stay flat."""
+        if self.main:
+            self.memory.write(json.dumps({"epoch": epoch, "elapsed_s": self.elapsed(), **memory(device)}) + "\n")
+            self.memory.flush()
+
     def __enter__(self):
         self.progress.__enter__()
         return self
@@ -117,6 +141,7 @@ class RunLog:
         self.progress.__exit__(*exc)
         if self.main:
             self.metrics.close()
+            self.memory.close()
             self.tb.close()
 
 
@@ -247,6 +272,7 @@ def train(cfg: PretrainConfig) -> dict:
             step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, epochs, skip, step, cfg,
                                                    mcfg.intervals, trajectory_tokens, device, precision, log,
                                                    should_stop)
+            log.epoch_end(epoch if batch < len(loader) else epoch + 1, device)
             if stopped:
                 save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
                 break
