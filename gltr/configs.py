@@ -38,7 +38,6 @@ class PretrainConfig:
     precision: str = "auto"             # fp32, or a bf16 policy where one was shown at parity (gltr.train.precision)
     compile: bool | None = None         # None: on where it pays back within an hour (gltr.train.precision.auto_compile)
     trajectory_weight_all: bool = False
-    loss_reduction: str = "pooled"      # the authors' (gltr.train.loss); "per-interval": gltr's before 2026-12-04
     augment: bool = True
     workers: int = 2
     seed: int = 0

@@ -125,22 +125,3 @@ def test_one_training_step_equals_the_authors(monkeypatch):
         assert torch.equal(step_ours[big].sign(), step_theirs[big].sign()), name
         moved += int((step_theirs != 0).sum())
     assert moved > 0.9 * sum(p.numel() for p in theirs.parameters())     # the step did move the model
-
-
-def test_the_old_per_interval_reduction_is_not_the_authors():
-    """Why the default changed: on the same batch the per-interval sum is several times the authors' loss."""
-    torch.manual_seed(0)
-    model = GLTransformer(replace(tiny(), dropout=0.0, drop_path=0.0))
-    motion, mask = batch()
-    with torch.no_grad():
-        d, m = model(motion, mask)
-    from gltr.pipeline.mpdp import mpdp_labels
-    labels = [x.flatten(-2) for x in mpdp_labels(motion, INTERVALS)]
-    tokens = [20, 45]
-    pooled, terms = pretrain.mpdp_loss(d, m, *labels, mask, tokens)
-    per_interval, _ = pretrain.mpdp_loss(d, m, *labels, mask, tokens, reduction="per-interval")
-    dir_gt, mag_gt = authors_labels(motion.numpy())
-    want = naive.authors_mpdp_loss(to_authors_layout(d), to_authors_layout(m), dir_gt, mag_gt, mask)
-    assert pooled.item() == pytest.approx(want.item(), rel=1e-5)
-    assert terms.sum().item() == pytest.approx(pooled.item(), rel=1e-6)
-    assert per_interval.item() > 2.5 * pooled.item()

@@ -39,16 +39,15 @@ def test_quick_mode_writes_every_section(inputs, tmp_path):
                                 for x in c["lengths"])
     assert set(t["bucketed_pad16"]) == {"fp32", "tf32", "bf16-fp32-input"}
     u = r["training"]
-    assert set(u["runs"]) == {"small-pooled-fp32-seed0", "small-per-interval-fp32-seed0", "small-pooled-bf16-seed0",
-                              "small-pooled-bf16-fp32-input-seed0", "nwucla-fp32-seed0", "nwucla-bf16-fp32-input-seed0"}
+    assert set(u["runs"]) == {"small-fp32-seed0", "small-bf16-seed0", "small-bf16-fp32-input-seed0",
+                              "nwucla-fp32-seed0", "nwucla-bf16-fp32-input-seed0"}
     for name, run in u["runs"].items():
         assert "error" not in run, (name, run)
         assert run["epochs_done"] == 2 and not run["stopped_early"] and name.endswith(f"-{run['precision']}-seed0")
         assert all(0 <= run[k] <= 100 for k in run if k.startswith(("linear-", "knn-")))
         assert [row[0] for row in run["memory"]] == [2] and run["memory"][0][1] > 0     # RSS after the last epoch
-    assert u["chosen_loss"]["loss"] in ("pooled", "per-interval")
-    assert set(u["chosen_loss"]["seed0"]) == {"linear-test", "knn-test", "knn1-test"}
-    parts = u["chosen_loss"]["checkpoint_parts"]
+    assert set(u["small_fp32_test"]["seed0"]) == {"linear-test", "knn-test", "knn1-test"}
+    parts = u["small_fp32_test"]["checkpoint_parts"]
     whole = b"".join((tmp_path / p).read_bytes() for p in parts["parts"])
     assert len(whole) == parts["bytes"] and hashlib.sha256(whole).hexdigest() == parts["sha256"]
     assert set(u["nwucla_baselines"]) == {"random", "handcrafted"}

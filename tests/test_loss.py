@@ -52,24 +52,6 @@ def test_pooled_loss_and_its_terms_match_a_per_token_loop(weight_all):
     assert not terms.requires_grad
 
 
-@pytest.mark.parametrize("weight_all", [False, True])
-def test_per_interval_loss_matches_a_per_token_loop(weight_all):
-    """gltr's reduction before 2026-12-04, kept as an option for the comparison on validation."""
-    dl, ml, d, m, mask, frames, I, N = inputs()
-    trajectory = [2]
-    loss, terms = mpdp_loss(dl, ml, d, m, mask, trajectory, weight_all, reduction="per-interval")
-    for i in range(I):
-        for h, (logits, labels) in enumerate(((dl, d), (ml, m))):
-            cells = lambda keep: [(b, t, i, n) for b, t in frames for n in range(N) if keep(n)]
-            if i == 0 or weight_all:
-                want = (TRAJECTORY_WEIGHT * mean_ce(logits, labels, cells(lambda n: n in trajectory))
-                        + mean_ce(logits, labels, cells(lambda n: n not in trajectory)))
-            else:
-                want = mean_ce(logits, labels, cells(lambda n: True))
-            assert terms[i, h].item() == pytest.approx(want, rel=1e-5)
-    assert loss.item() == pytest.approx(terms.sum().item(), rel=1e-6)
-
-
 def test_padded_frames_do_not_change_the_loss():
     torch.manual_seed(1)
     dl, ml = torch.randn(1, 4, 1, 3, 27), torch.randn(1, 4, 1, 3, 16)

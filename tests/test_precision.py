@@ -17,9 +17,9 @@ def test_native_bf16_is_detected_and_auto_is_fp32_where_no_policy_was_shown_at_p
     assert precision.cpu_bf16_flag(CPUINFO.format(extra="amx_tile amx_bf16")) == "amx_bf16"
     assert precision.cpu_bf16_flag(without) is None and precision.cpu_bf16_flag("") is None
     assert precision.auto_precision("auto", "cpu", with_bf16)[0] == "fp32"          # parity not met: docs/training.md
-    assert precision.auto_precision("auto", "cuda", without)[0] == "fp32"          # until a policy is at parity there
-    monkeypatch.setitem(precision.AT_PARITY, "cuda", "bf16-fp32-input")
-    assert precision.auto_precision("auto", "cuda", without)[0] == "bf16-fp32-input"
+    assert precision.auto_precision("auto", "cuda", without)[0] == "bf16-fp32-input"   # at parity on an H200
+    monkeypatch.delitem(precision.AT_PARITY, "cuda")
+    assert precision.auto_precision("auto", "cuda", without)[0] == "fp32"          # nowhere else without evidence
     with pytest.raises(ValueError, match="precision must be one of"):
         precision.auto_precision("fp16", "cuda")
     assert precision.auto_precision("fp32", "cpu", with_bf16) == ("fp32", "asked for")

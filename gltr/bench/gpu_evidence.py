@@ -3,12 +3,14 @@
     make gpu-evidence-inputs                      # here: prepared NW-UCLA, real NTU lengths, wheels -> .gpu/
     make gpu-evidence PY=python3 OUT=$OUT         # there (see docs/benchmarks.md, "GPU evidence"), or here with QUICK=1
 
-1. throughput: `ntu()` forward+backward on batches of real NTU lengths, bf16 + length bucketing
-   (T padded up to a multiple of 16) vs fp32 padded to 300: samples/s, achieved TFLOP/s and the
-   fraction of the bf16 peak, peak memory at batch 128, the projected NTU-60 xsub pretraining time.
-2. nwucla: the paper's NW-UCLA protocol end to end (`nwucla()`, 300 epochs at batch 128, then the
-   300-epoch linear probe, kNN, and the random-init and hand-crafted baselines).
-3. prepare: `gltr prepare` files/s on synthetic NTU files at 1, 2, 4, ... workers.
+1. throughput: `ntu()` forward+backward on batches of real NTU lengths, length bucketing (T padded up
+   to a multiple of 16) in fp32, TF32, bf16 and bf16-fp32-input, against fp32 padded to 300: samples/s,
+   achieved TFLOP/s and the fraction of the bf16 peak, peak memory at batch 128, the projected NTU-60
+   xsub pretraining time.
+2. training: bf16 parity on NW-UCLA (small() on validation, 2 seeds; nwucla(), the paper's protocol,
+   beside the random-init and hand-crafted baselines), each run's memory per epoch (RSS, CUDA
+   allocated / reserved); the fp32 small() runs' test figures and seed 0's checkpoint back in parts.
+3. prepare: `gltr prepare` files/s on synthetic NTU files at 1, 4, 16 workers.
 4. compile: `torch.compile` of `ntu()`, compile time apart from steady state, per padded length.
 
 `--quick` runs every section at tiny sizes on any machine (a test does, so the script cannot
@@ -165,19 +167,18 @@ def compile_time(quick: bool, device, ntu_lengths: list, budget_s: float = 60) -
             "lengths": done, "note": "first_call_s = compile + warm-up + one timed step at that padded length"}
 
 
-# ----------------------------------------------------------------------------- 2. training: loss and precision
+# ----------------------------------------------------------------------------- 2. training: bf16 parity
 
-# The recipes, all on prepared NW-UCLA (view benchmark), every run a process of its own, all at once (small
-# models leave the GPU mostly idle, so they share it; each is bounded by its own time budget):
-#   small(), the evidence recipe (lr 5e-4, batch 64, 140 epochs), seeds 0 and 1:
-#     fp32 with the authors' loss (pooled) and with gltr's old one (per-interval): which loss, on validation;
-#     bf16 and bf16-fp32-input with the pooled loss: parity of each policy with fp32, on validation
+# The recipes, all on prepared NW-UCLA (view benchmark), every run a process of its own, all at once (each is
+# bounded by its own time budget; on 2026-12-04 ten of them ran side by side about as fast as two alone):
+#   small(), the evidence recipe (lr 5e-4, batch 64, 140 epochs), seeds 0 and 1, in fp32, bf16 and
+#     bf16-fp32-input: parity of each bf16 policy with fp32, on validation
 #   nwucla(), the paper's protocol (batch 128, 300 epochs), fp32 and bf16-fp32-input, seed 0: parity, and the
 #     test figures beside the random-init and hand-crafted baselines
-# Then the loss chosen on validation gets its test figures (linear, kNN, kNN-1; both seeds), and its seed-0
-# checkpoint is copied to --out for the downstream protocols on a CPU.
+# Then the fp32 small() runs get their test figures (linear, kNN, kNN-1), and seed 0's final checkpoint is
+# copied to --out for the downstream protocols on a CPU.
 SMALL = dict(preset="small", epochs=140, batch_size=64, lr=5e-4, save_every=20)
-SMALL_RUNS = [("pooled", "fp32"), ("per-interval", "fp32"), ("pooled", "bf16"), ("pooled", "bf16-fp32-input")]
+SMALL_PRECISIONS = ("fp32", "bf16", "bf16-fp32-input")
 PAPER_POLICY = "bf16-fp32-input"
 QUICK = dict(preset="tiny", epochs=2, batch_size=16, save_every=1)
 
@@ -186,12 +187,12 @@ def run_specs(quick: bool, data: Path, work: Path, lr: float, budget_s: float) -
     small = {**SMALL, **(QUICK if quick else {})}
     paper = {**dict(preset="nwucla", epochs=300, batch_size=128, lr=lr, save_every=50), **(QUICK if quick else {})}
     probe = 5 if quick else None
-    specs = [{**paper, "name": f"nwucla-{precision}-seed0", "loss_reduction": "pooled", "precision": precision,
+    specs = [{**paper, "name": f"nwucla-{precision}-seed0", "precision": precision,
               "seed": 0, "evals": [("linear", True), ("linear", False), ("knn", False)]}
              for precision in ("fp32", PAPER_POLICY)]                      # the longest first
-    specs += [{**small, "name": f"small-{loss}-{precision}-seed{seed}", "loss_reduction": loss, "precision": precision,
-               "seed": seed, "evals": [("linear", True), ("knn", True)]}
-              for seed in ((0,) if quick else (0, 1)) for loss, precision in SMALL_RUNS]
+    specs += [{**small, "name": f"small-{precision}-seed{seed}", "precision": precision, "seed": seed,
+               "evals": [("linear", True), ("knn", True)]}
+              for seed in ((0,) if quick else (0, 1)) for precision in SMALL_PRECISIONS]
     for spec in specs:
         spec.update(data=str(data), out=str(work / spec["name"]), time_budget_s=budget_s, probe_epochs=probe)
     return specs
@@ -202,7 +203,7 @@ def run_job(spec: dict) -> dict:
     from gltr.train.pretrain import PretrainConfig, train
     cfg = PretrainConfig(data=spec["data"], benchmark="view", out=spec["out"], preset=spec["preset"],
                          epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"], seed=spec["seed"],
-                         loss_reduction=spec["loss_reduction"], precision=spec["precision"], workers=1,
+                         precision=spec["precision"], workers=1,
                          save_every=spec["save_every"], latest_every=10, time_budget_s=spec["time_budget_s"],
                          log_every=50)
     summary = train(cfg)
@@ -291,14 +292,6 @@ def common_epoch_probes(specs: list[dict], results: dict, data: Path, probe_epoc
     return out
 
 
-def choose_loss(results: dict, seeds: tuple) -> tuple[str, dict]:
-    """The authors' (pooled) loss, unless the old per-interval one probes better on validation for every seed."""
-    val = {loss: [results.get(f"small-{loss}-fp32-seed{s}", {}).get("linear-val") for s in seeds]
-           for loss in ("pooled", "per-interval")}
-    better = all(p is not None and q is not None and q > p for p, q in zip(val["pooled"], val["per-interval"]))
-    return ("per-interval" if better else "pooled"), val
-
-
 def attempt(section: dict, key: str, fn) -> None:
     """section[key] = fn(), or the error: what came before is kept whatever fails after it."""
     try:
@@ -318,15 +311,14 @@ def training(quick: bool, data: Path, work: Path, out: Path, lr: float, deadline
     attempt(section, "at_common_epoch", lambda: common_epoch_probes(specs, section["runs"], data, probe_epochs))
     seeds = (0,) if quick else (0, 1)
 
-    def chosen():
-        loss, val = choose_loss(section["runs"], seeds)
-        result = {"loss": loss, "validation_linear": val, "rule": "pooled unless per-interval is better on every seed"}
+    def fp32_test():
+        result = {}
         for s in seeds:
-            run = work / f"small-{loss}-fp32-seed{s}" / "checkpoints/latest.pt"
+            run = work / f"small-fp32-seed{s}" / "checkpoints/latest.pt"
             result[f"seed{s}"] = {name: probe(kind, str(data), False, probe_epochs, k=k, checkpoint=str(run))
                                   for name, kind, k in (("linear-test", "linear", 20), ("knn-test", "knn", 20),
                                                         ("knn1-test", "knn", 1))}
-        result["checkpoint_parts"] = bring_back(work / f"small-{loss}-fp32-seed0", out)
+        result["checkpoint_parts"] = bring_back(work / "small-fp32-seed0", out)
         return result
 
     def baselines():
@@ -336,7 +328,7 @@ def training(quick: bool, data: Path, work: Path, out: Path, lr: float, deadline
                 for name, source in (("random", random),
                                      ("handcrafted", dict(out=str(work / "handcrafted"), features="handcrafted")))}
 
-    attempt(section, "chosen_loss", chosen)
+    attempt(section, "small_fp32_test", fp32_test)
     attempt(section, "nwucla_baselines", baselines)
     return section
 
@@ -345,8 +337,9 @@ PART_BYTES = 15 * 2**20        # the device brings back files of at most 16 MiB
 
 
 def bring_back(run: Path, out: Path) -> dict:
-    """The run's final weights-only checkpoint, cut into parts under --out (`cat` them back together; the sha256
-    of the whole is recorded), with its .json mirror."""
+    """The run's last weights-only checkpoint, cut into parts under --out (`cat` them back together; the sha256
+    of the whole is recorded), with its .json mirror. A run stopped early has trained past it: its epoch is
+    in the mirror."""
     final = sorted((run / "checkpoints").glob("epoch-*.pt"))
     if not final:
         return {"error": f"no epoch checkpoint in {run}"}

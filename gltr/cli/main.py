@@ -95,11 +95,6 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
-class LossReduction(str, Enum):
-    pooled = "pooled"
-    per_interval = "per-interval"
-
-
 class Precision(str, Enum):          # gltr.train.precision.PRECISIONS (a test keeps them equal)
     auto = "auto"
     fp32 = "fp32"
@@ -413,9 +408,6 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
                                           "hour: nwucla() in bf16 on a CPU]"),
              trajectory_weight_all: bool = typer.Option(None, "--trajectory-weight-all",
                                                         help="0.05 on every interval's trajectory tokens (not just interval 1)"),
-             loss_reduction: LossReduction = typer.Option(None, help="pooled: one mean per head over all intervals' tokens, "
-                                                          "as the authors' code; per-interval: gltr's before 2026-12-04 "
-                                                          + default(PretrainConfig, "loss_reduction")),
              augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "
                                           + default(PretrainConfig, "augment")),
              workers: int = typer.Option(None, min=0, help="loader processes per rank " + default(PretrainConfig, "workers")),
@@ -440,7 +432,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
         schedule=schedule and schedule.value, warmup_epochs=warmup_epochs, precision=precision and precision.value,
         compile=compile, trajectory_weight_all=trajectory_weight_all,
-        loss_reduction=loss_reduction and loss_reduction.value, augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
+        augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
         time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
     say(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")

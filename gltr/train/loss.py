@@ -7,9 +7,9 @@ over all valid frames: one over interval 1's trajectory tokens (weight 0.05) and
 in the pooled mean with weight 1 (the original's quirk); `trajectory_weight_all` gives every interval's
 trajectory tokens the 0.05 weight instead.
 
-`reduction="per-interval"` is how gltr reduced it before 2026-12-04 (one pair of means per interval,
-summed over intervals: ~3x larger, and the trajectory weighs 48/148 as much); kept only to compare the
-two on the validation split (docs/results.md).
+Before 2026-12-04 gltr took one pair of means per interval and summed them (~3x larger, the trajectory
+weighing 48/148 as much). Compared on NW-UCLA's validation list it was not better on either seed's
+evidence (docs/results.md, "The faithful loss"), so it was removed.
 """
 import torch
 import torch.nn.functional as F
@@ -25,28 +25,22 @@ def token_weights(intervals: int, tokens: int, trajectory_tokens: list, trajecto
     return weighted
 
 
-REDUCTIONS = ("pooled", "per-interval")
-
-
 def mpdp_loss(direction_logits, magnitude_logits, direction, magnitude, frame_mask, trajectory_tokens: list,
-              trajectory_weight_all: bool = False, reduction: str = "pooled") -> tuple[torch.Tensor, torch.Tensor]:
+              trajectory_weight_all: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """logits [B, T, I, N, 27|16], labels [B, T, I, N] (uint8), frame_mask [B, T] ->
     (scalar loss, its terms [I, 2]: each interval's share of the direction and magnitude parts, detached).
 
     Per head: loss = 0.05 * mean CE(trajectory pairs) + mean CE(all other pairs), both means over valid
-    frames (absent-person tokens included); "per-interval" takes the two means within each interval
-    (an interval without weighted pairs: one mean over its tokens) and sums them. A term is an interval's pairs' contribution to these two
+    frames (absent-person tokens included). A term is an interval's pairs' contribution to these two
     means, so the terms sum to the loss.
     """
     B, T, I, N, _ = direction_logits.shape
     valid = frame_mask.reshape(B * T)
     weighted = token_weights(I, N, trajectory_tokens, trajectory_weight_all, direction_logits.device)
     frames = int(valid.sum())
-    # each (interval, token) pair's weight in the loss, per valid frame: 0.05 / |trajectory| or 1 / |others|,
-    # the pairs counted over all intervals (pooled) or within the pair's interval (per-interval)
-    dims = (0, 1) if reduction == "pooled" else (1,)
-    per_pair = torch.where(weighted, TRAJECTORY_WEIGHT / (frames * weighted.sum(dims, keepdim=True)),
-                           1.0 / (frames * (~weighted).sum(dims, keepdim=True)))   # [I, N]
+    # each (interval, token) pair's weight in the loss, per valid frame: 0.05 / |trajectory| or 1 / |others|
+    per_pair = torch.where(weighted, TRAJECTORY_WEIGHT / (frames * weighted.sum()),
+                           1.0 / (frames * (~weighted).sum()))                     # [I, N]
     terms = []
     for logits, labels in ((direction_logits, direction), (magnitude_logits, magnitude)):
         lg = logits.reshape(B * T, I * N, -1)[valid].float()                        # [V, I*N, classes]

@@ -24,7 +24,7 @@ from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint, precision as mixed
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
-from gltr.train.loss import REDUCTIONS, mpdp_loss
+from gltr.train.loss import mpdp_loss
 from gltr.train.schedule import pretrain_lr
 
 
@@ -165,7 +165,7 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32"):
             direction_logits, magnitude_logits = forward(motion, mask)
         loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
-                                mask, trajectory_tokens, cfg.trajectory_weight_all, cfg.loss_reduction)
+                                mask, trajectory_tokens, cfg.trajectory_weight_all)
         if not torch.isfinite(loss):                                         # stop before anything is saved
             raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: training "
                                      f"stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the last good one")
@@ -197,8 +197,6 @@ def train(cfg: PretrainConfig) -> dict:
     if cfg.schedule not in ("exp", "cosine") or not 0 <= cfg.warmup_epochs < epochs:
         raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
                          f"{cfg.schedule!r} with {cfg.warmup_epochs}")
-    if cfg.loss_reduction not in REDUCTIONS:
-        raise ValueError(f"loss reduction must be one of {', '.join(REDUCTIONS)}, not {cfg.loss_reduction!r}")
     precision, precision_why = mixed.auto_precision(cfg.precision, device.type)
     compiled, compile_why = mixed.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
