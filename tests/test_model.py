@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from gltr.model.gltransformer import GLTransformer, count_parameters, forward_gflops, ntu, nwucla, pool_valid, tiny
+from gltr.model.gltransformer import GLTConfig, GLTransformer, count_parameters, forward_gflops, ntu, nwucla, pool_valid, tiny
 
 
 def test_ntu_preset_has_the_paper_parameter_counts():
@@ -100,3 +100,23 @@ def test_checkpoint_configs_are_upgraded_explicitly_or_refused(monkeypatch):
     upgraded = m.GLTConfig.from_dict(old, "ckpt.pt")
     assert upgraded.drop_path == 0.0 and upgraded.spatial_heads == m.tiny().spatial_heads
     assert upgraded.intervals == (1, 5, 10)
+
+
+def test_init_is_pytorchs_own_as_the_authors_code_or_gltrs_truncated_normal():
+    """The authors set no init: every Linear keeps nn.Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)), biases too.
+    gltr's small() and tiny() (and every checkpoint before the option) use trunc_normal(0.02), zero biases."""
+    import math
+    from dataclasses import replace as swap
+    torch.manual_seed(0)
+    faithful = GLTransformer(swap(tiny(), init="torch"))
+    for name, m in faithful.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            bound = 1 / math.sqrt(m.in_features)
+            assert m.weight.abs().max() <= bound and m.bias.abs().max() <= bound and m.bias.abs().max() > 0, name
+    torch.manual_seed(0)
+    gltr_init = GLTransformer(tiny())
+    assert tiny().init == "trunc_normal" and gltr_init.output[0].bias.abs().max() == 0
+    assert abs(gltr_init.output[0].weight.std().item() - 0.02) < 0.001
+    assert GLTConfig.from_dict({k: v for k, v in tiny().to_dict().items() if k != "init"}, "old").init == "trunc_normal"
+    with pytest.raises(ValueError, match="init must be"):
+        GLTransformer(swap(tiny(), init="xavier"))

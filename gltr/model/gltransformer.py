@@ -39,6 +39,7 @@ class GLTConfig:
     dropout: float = 0.1        # embedding, attention, projection and FFN dropout
     drop_path: float = 0.1      # stochastic depth, linspace(0, drop_path, depth)
     pos_init: str = "zeros"     # "zeros" (faithful) or "sinusoid" (learns on small data, REFERENCE section 9)
+    init: str = "torch"         # "torch": PyTorch's own init, as the authors' code; "trunc_normal": std 0.02
     intervals: tuple = (1, 5, 10)
 
     @property
@@ -73,7 +74,7 @@ class GLTConfig:
 # Checkpoint upgrades. A renamed field: old name -> new name. An added field: the value that gives
 # the model as it was before the field existed (not the new default).
 CONFIG_RENAMED: dict = {}
-CONFIG_ADDED: dict = {}
+CONFIG_ADDED: dict = {"init": "trunc_normal"}          # every checkpoint before 2026-12-04 was initialised so
 
 
 def ntu() -> GLTConfig:
@@ -82,19 +83,19 @@ def ntu() -> GLTConfig:
 
 
 def nwucla() -> GLTConfig:
-    """NW-UCLA: one person, 20 joints, 50 frames; paper widths; sinusoid positional init."""
+    """NW-UCLA: one person, 20 joints, 50 frames; paper widths and init; sinusoid positional init."""
     return GLTConfig(persons=1, joints=20, centre=2, t_max=50, pos_init="sinusoid")
 
 
 def small() -> GLTConfig:
     """A CPU-sized model (D = 24) that learns real NW-UCLA in minutes."""
     return GLTConfig(persons=1, joints=20, centre=2, t_max=50, dim=24, spatial_heads=4, temporal_heads=8,
-                     pos_init="sinusoid")
+                     pos_init="sinusoid", init="trunc_normal")
 
 
 def tiny() -> GLTConfig:
     """For tests and CPU demos."""
-    return GLTConfig(dim=8, depth=2, spatial_heads=2, temporal_heads=4, pos_init="sinusoid")
+    return GLTConfig(dim=8, depth=2, spatial_heads=2, temporal_heads=4, pos_init="sinusoid", init="trunc_normal")
 
 
 PRESETS = {"ntu": ntu, "nwucla": nwucla, "small": small, "tiny": tiny}
@@ -204,18 +205,21 @@ class GLTransformer(nn.Module):
         self.init_weights()
 
     def init_weights(self):
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        # The two 3 -> D embeddings keep PyTorch's default (fan-in) init: with fan-in 3, std 0.02
-        # makes the tokens ~0.01 in size, ~70x smaller than a sinusoidal positional embedding, and
-        # the encoder then all but ignores its input (random-encoder probe on NW-UCLA: 25 % vs 45 %).
-        self.embed_joint.reset_parameters()
-        self.embed_trajectory.reset_parameters()
+        """`init="torch"`: every layer keeps PyTorch's own init, as in the authors' code (they set none).
+        `init="trunc_normal"` (gltr's small() and tiny(), and every checkpoint before 2026-12-04): Linear
+        weights truncated-normal with std 0.02 and zero biases, except the two 3 -> D embeddings: with
+        fan-in 3, std 0.02 makes the tokens ~0.01 in size, ~70x smaller than a sinusoidal positional
+        embedding, and the encoder then all but ignores its input (random-encoder probe on NW-UCLA: 25 %
+        vs 45 %)."""
+        if self.cfg.init == "trunc_normal":                 # in this order, so a seed gives the weights it gave
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.trunc_normal_(m.weight, std=0.02)
+                    nn.init.zeros_(m.bias)
+            self.embed_joint.reset_parameters()
+            self.embed_trajectory.reset_parameters()
+        elif self.cfg.init != "torch":
+            raise ValueError(f"init must be 'torch' or 'trunc_normal', not {self.cfg.init!r}")
         for block in self.blocks:
             if self.cfg.pos_init == "sinusoid":
                 block.pos.data.copy_(sinusoid_table(self.cfg.t_max, self.cfg.width).view_as(block.pos))
