@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from gltr.train.augment import interpolate, shear
 
@@ -18,14 +19,15 @@ def test_interpolated_length_stays_within_ten_percent():
     assert min(grow) < 100 < max(grow)                            # both signs happen
 
 
-def test_interpolation_is_linear_and_keeps_the_ends():
-    x = sample(20)
-    y = interpolate(x, np.random.default_rng(3), 0.1, 300)
-    np.testing.assert_allclose(y[0], x[0], atol=1e-6)
-    np.testing.assert_allclose(y[-1], x[-1], atol=1e-6)
-    ramp = np.broadcast_to(np.arange(20, dtype=np.float32)[:, None, None, None], (20, 2, 25, 3)).copy()
-    r = interpolate(ramp, np.random.default_rng(3), 0.1, 300)
-    np.testing.assert_allclose(np.diff(r[:, 0, 0, 0]), 19 / (len(r) - 1), atol=1e-5)
+@pytest.mark.parametrize("L, new_len", [(20, 22), (40, 36), (83, 91), (50, 45), (7, 6), (1, 1)])
+def test_resampling_equals_the_authors_cv2_resize(L, new_len):
+    """The authors interpolate with cv2.resize(frame-major [T, V, C] per person, (V, new_len), INTER_LINEAR)."""
+    import cv2
+    from gltr.train.augment import resample
+    x = sample(L)                                                   # [L, 2, 25, 3]
+    want = np.stack([cv2.resize(x[:, p], (x.shape[2], new_len), interpolation=cv2.INTER_LINEAR)
+                     for p in range(x.shape[1])], axis=1)
+    np.testing.assert_allclose(resample(x, new_len), want, rtol=1e-5, atol=1e-6)
 
 
 def test_shear_leaves_the_trajectory_slot_and_absent_person():

@@ -10,12 +10,18 @@ def interpolate(motion: np.ndarray, rng: np.random.Generator, ratio: float = 0.1
     L = len(motion)
     sign = 1.0 if rng.random() < 0.5 else -1.0
     new_len = min(max(int(L * (1 + sign * rng.random() * ratio)), 1), t_max)
-    if new_len == L:
-        return motion
-    pos = np.linspace(0, L - 1, new_len)                    # [L'] source positions
+    return motion if new_len == L else resample(motion, new_len)
+
+
+def resample(motion: np.ndarray, new_len: int) -> np.ndarray:
+    """[L, ...] -> [new_len, ...] by linear interpolation over frames, sampled as the authors' cv2.resize(...,
+    INTER_LINEAR) samples: output frame i reads source position (i + 0.5) * L / new_len - 0.5, clamped to
+    [0, L - 1] (pixel centres, not the end-aligned grid of np.linspace)."""
+    L = len(motion)
+    pos = np.clip((np.arange(new_len) + 0.5) * (L / new_len) - 0.5, 0, L - 1)   # [L'] source positions
     lo = pos.astype(np.int64)                               # floor (pos >= 0)
     hi = np.minimum(lo + 1, L - 1)
-    w = (pos - lo).astype(np.float32)[:, None, None, None]  # [L', 1, 1, 1]
+    w = (pos - lo).astype(np.float32).reshape((-1,) + (1,) * (motion.ndim - 1))
     low = motion[lo]
     return low + (motion[hi] - low) * w
 
