@@ -132,3 +132,22 @@ def policy() -> dict:
     import torch
     return {"threads": torch.get_num_threads(), "usable_cpus": usable_cpus(), "busy_cpus_at_start": None,
             "source": "torch default", "changes": 0}
+
+
+def release_memory() -> bool:
+    """Give the heap's free memory back to the system (glibc's malloc_trim); called at every epoch's end.
+    Batches of ever-changing lengths leave freed blocks of many sizes in glibc's arenas, which RSS keeps
+    counting (docs/benchmarks.md, "Memory over long runs"). Returns whether it ran (glibc only)."""
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+    return bool(_TRIM)
+
+
+_TRIM = None

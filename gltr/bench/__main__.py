@@ -4,12 +4,12 @@ import json
 import os
 from pathlib import Path
 
-from gltr.bench import compile_bench, eval_bench, export_bench, precision_bench, precision_ops, prepare_bench, threads_bench, train_bench
+from gltr.bench import compile_bench, eval_bench, export_bench, precision_bench, precision_ops, prepare_bench, soak_bench, threads_bench, train_bench
 
 REAL = Path(os.environ.get("GLTR_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 BENCHES = {"prepare": prepare_bench.run, "train": train_bench.run, "eval": eval_bench.run, "export": export_bench.run,
            "threads": threads_bench.run, "demo-load": threads_bench.run_demo, "precision": precision_bench.run,
-           "precision-ops": precision_ops.run,
+           "precision-ops": precision_ops.run, "soak": soak_bench.run,
            "compile": compile_bench.run}
 
 

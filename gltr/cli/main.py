@@ -501,7 +501,7 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
-    """kNN evaluation (cosine, similarity-weighted vote) on the cached features."""
+    """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
     from gltr.train.evaluate import knn_eval, random_init_spec
     eval_target(checkpoint, random_init, out, features)
     r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(

@@ -103,6 +103,7 @@ def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]
             losses.append(loss.item())
             steps += 1
         history.append({"epoch": epoch + 1, "loss": sum(losses) / len(losses)})
+        resources.release_memory()
     return history, used
 
 

@@ -270,6 +270,7 @@ def train(cfg: PretrainConfig) -> dict:
             step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, epochs, skip, step, cfg,
                                                    mcfg.intervals, trajectory_tokens, device, precision, log,
                                                    should_stop)
+            resources.release_memory()
             log.epoch_end(epoch if batch < len(loader) else epoch + 1, device)
             if stopped:
                 save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
