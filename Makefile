@@ -85,8 +85,9 @@ manifests: setup
 demo: setup
 	$(BIN)/gltr demo --out demo --workers $(WORKERS)
 
+ONLY ?=
 bench: setup
-	$(BIN)/python -m gltr.bench --out bench
+	$(BIN)/python -m gltr.bench --out bench $(foreach o,$(ONLY),--only $(o))
 
 # the full-size NTU-120 benchmark (113,945 hard-linked raw files; tens of minutes, ~40 GB of free disk): bench/scale.json
 bench-scale: setup

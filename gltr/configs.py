@@ -5,6 +5,8 @@ A command passes on only the options the user gave.
 """
 from dataclasses import dataclass
 
+PRECISIONS = ("auto", "fp32", "bf16", "bf16-fp32-input")     # --precision (gltr.train.precision)
+
 
 @dataclass
 class AttentionConfig:
@@ -36,7 +38,7 @@ class PretrainConfig:
     lr_decay: float = 0.99              # lr x 0.99 each epoch ("exp")
     warmup_epochs: int = 0              # linear warm-up ("cosine")
     precision: str = "auto"             # fp32, or a bf16 policy where one was shown at parity (gltr.train.precision)
-    compile: bool | None = None         # None: on where it pays back within an hour (gltr.train.precision.auto_compile)
+    compile: bool | None = None         # None: on where it pays back within an hour (gltr.train.compiling.auto_compile)
     trajectory_weight_all: bool = False
     augment: bool = True
     workers: int = 2

@@ -13,6 +13,7 @@ collapse, but costs 1.75x on an idle machine (every small op wakes sleeping thre
 
 `--threads N` or GLTR_THREADS=N fixes the count (no re-choosing). `policy()` is what a run records.
 """
+import functools
 import math
 import os
 import time
@@ -134,20 +135,29 @@ def policy() -> dict:
             "source": "torch default", "changes": 0}
 
 
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident memory of a process in MB (Linux /proc), or None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read(200).split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@functools.cache
+def _malloc_trim():
+    import ctypes
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def release_memory() -> bool:
-    """Give the heap's free memory back to the system (glibc's malloc_trim); called at every epoch's end.
-    Batches of ever-changing lengths leave freed blocks of many sizes in glibc's arenas, which RSS keeps
-    counting (docs/benchmarks.md, "Memory over long runs"). Returns whether it ran (glibc only)."""
-    global _TRIM
-    if _TRIM is None:
-        import ctypes
-        try:
-            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _TRIM = False
-    if _TRIM:
-        _TRIM(0)
-    return bool(_TRIM)
-
-
-_TRIM = None
+    """Give the heap's free memory back to the system (glibc's malloc_trim); called at every epoch's end of
+    pretraining and fine-tuning. Batches of ever-changing lengths leave freed blocks of many sizes in glibc's
+    arenas, which RSS keeps counting (docs/benchmarks.md, "Memory over long runs"). Returns whether it ran."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+    return trim is not None

@@ -28,7 +28,7 @@ def test_quick_mode_writes_every_section(inputs, tmp_path):
     for section in ("throughput", "training", "prepare", "compile"):
         assert "error" not in r[section], r[section]
     t = r["throughput"]
-    fast, slow = t["bf16_bucketed_pad16"], t["fp32_padded_to_t_max"]
+    fast, slow = t["bucketed_pad16"]["bf16-fp32-input"], t["fp32_padded_to_t_max"]
     assert fast["samples_per_s"] > 0 and slow["samples_per_s"] > 0
     assert fast["executed_tflops"] >= fast["useful_tflops"] > 0           # padding only adds work
     assert slow["executed_tflops"] > slow["useful_tflops"]                 # every length < 300 is padded
@@ -37,7 +37,8 @@ def test_quick_mode_writes_every_section(inputs, tmp_path):
     c = r["compile"]
     assert c["lengths"] and all(x["T"] % 16 == 0 and x["first_call_s"] > 0 and x["steady_samples_per_s"] > 0
                                 for x in c["lengths"])
-    assert set(t["bucketed_pad16"]) == {"fp32", "tf32", "bf16-fp32-input"}
+    assert set(t["bucketed_pad16"]) == {"fp32", "tf32", "bf16", "bf16-fp32-input"}
+    assert t["speedup_default_bucketed_vs_fp32_padded"] == pytest.approx(fast["samples_per_s"] / slow["samples_per_s"])
     u = r["training"]
     assert set(u["runs"]) == {"small-fp32-seed0", "small-bf16-seed0", "small-bf16-fp32-input-seed0",
                               "nwucla-fp32-seed0", "nwucla-bf16-fp32-input-seed0"}

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from gltr.train import precision
+from gltr.train import compiling, precision
 from gltr.train.data import collate
 from gltr.train.pretrain import PretrainConfig, train
 
@@ -29,35 +29,40 @@ def test_native_bf16_is_detected_and_auto_is_fp32_where_no_policy_was_shown_at_p
 
 def test_the_cli_offers_every_precision():
     from gltr.cli.main import Precision
-    assert tuple(p.value for p in Precision) == precision.PRECISIONS
+    assert tuple(p.value for p in Precision) == precision.PRECISIONS == ("auto", *precision.FP32_INPUT)
 
 
-def test_fp32_parts_run_in_fp32_under_autocast_and_leave_the_weights_alone():
+def test_the_input_embeddings_run_in_fp32_under_autocast_with_bf16_fp32_input():
     import torch
     from gltr.model.gltransformer import GLTransformer, tiny
     torch.manual_seed(0)
     model = GLTransformer(tiny()).eval()                                            # no dropout
-    names = list(model.state_dict())
-    precision.keep_fp32(model, "bf16-fp32-input-heads")
     motion, mask = torch.randn(2, 6, 2, 25, 3), torch.ones(2, 6, dtype=torch.bool)
+    exact = model.embed(motion)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        tokens = model.embed(motion)
-        d, m = model(motion, mask)
-        plain = torch.nn.Linear(3, 4)(motion)
-    assert tokens.dtype == d.dtype == m.dtype == torch.float32 and plain.dtype == torch.bfloat16
-    assert list(model.state_dict()) == names
-    assert torch.equal(tokens, model.embed(motion))                                 # exactly the fp32 embedding
+        rounded = model.embed(motion)
+        precision.apply(model, "bf16-fp32-input")
+        kept = model.embed(motion)
+    assert rounded.dtype == torch.bfloat16 and kept.dtype == torch.float32
+    assert torch.equal(kept, exact) and not torch.equal(rounded.float(), exact)
+    # the benchmarks' helper restores the model's own setting, also after a failure
+    precision.apply(model, "bf16")
+    d, m = precision.autocast_forward(model, motion, mask, "bf16-fp32-input", torch.device("cpu"))
+    assert model.fp32_input is False and d.dtype == torch.bfloat16
+    with pytest.raises(AssertionError):
+        precision.autocast_forward(model, motion[:, :, :1], mask, "bf16-fp32-input", torch.device("cpu"))
+    assert model.fp32_input is False
 
 
 def test_compile_is_on_by_default_only_where_it_was_measured_to_pay_back(monkeypatch):
-    assert precision.auto_compile(None, "cpu", "small", "bf16")[0] is False
-    assert precision.auto_compile(None, "cuda", "nwucla", "bf16")[0] is False
-    assert precision.auto_compile(True, "cpu", "tiny", "fp32") == (True, "asked for")
+    assert compiling.auto_compile(None, "cpu", "small", "bf16")[0] is False
+    assert compiling.auto_compile(None, "cuda", "nwucla", "bf16")[0] is False
+    assert compiling.auto_compile(True, "cpu", "tiny", "fp32") == (True, "asked for")
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
-    assert precision.auto_compile(None, "cpu", "nwucla", "bf16")[0] is True
-    assert precision.auto_compile(None, "cpu", "nwucla", "fp32")[0] is False        # not measured in fp32
+    assert compiling.auto_compile(None, "cpu", "nwucla", "bf16")[0] is True
+    assert compiling.auto_compile(None, "cpu", "nwucla", "fp32")[0] is False        # not measured in fp32
     monkeypatch.setattr("shutil.which", lambda name: None)
-    assert precision.auto_compile(None, "cpu", "nwucla", "bf16") == (False, "auto: no C++ compiler for torch's inductor")
+    assert compiling.auto_compile(None, "cpu", "nwucla", "bf16") == (False, "auto: no C++ compiler for torch's inductor")
 
 
 def test_batches_pad_to_a_multiple_of_8_within_t_max():

@@ -8,12 +8,13 @@ fractions of the run). The criterion: from epoch 3 on, RSS stays within 5 % of e
 runs the very same code with `release_memory` replaced by a no-op in the child.
 """
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from gltr import resources
 
 CHILD = """
 import json, sys
@@ -34,14 +35,6 @@ else:
 """
 
 
-def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read(200).split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def watch(kind: str, spec: dict, trim: bool, limit_s: float) -> list[tuple[float, float]]:
     """(seconds, RSS MB) of the child, every 0.25 s, until it ends."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD.format(trim=trim), kind, json.dumps(spec)],
@@ -51,7 +44,7 @@ def watch(kind: str, spec: dict, trim: bool, limit_s: float) -> list[tuple[float
         if time.perf_counter() - start > limit_s:
             proc.kill()
             raise TimeoutError(f"soak {kind} ran past {limit_s} s")
-        rss = rss_mb(proc.pid)
+        rss = resources.rss_mb(proc.pid)
         if rss is not None:
             samples.append((round(time.perf_counter() - start, 2), round(rss, 1)))
         time.sleep(0.25)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gltr.configs import (AttentionConfig, DemoConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig,
-                          PretrainConfig, SemiConfig)
+                          PretrainConfig, SemiConfig, PRECISIONS)
 from gltr.export.ctrgcn import export_ctrgcn as run_ctrgcn
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
@@ -95,12 +95,7 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
-class Precision(str, Enum):          # gltr.train.precision.PRECISIONS (a test keeps them equal)
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-    bf16_fp32_input = "bf16-fp32-input"
-    bf16_fp32_input_heads = "bf16-fp32-input-heads"
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
 
 
 class PosInit(str, Enum):
@@ -401,8 +396,8 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              warmup_epochs: int = typer.Option(None, min=0, help="epochs of linear warm-up (cosine) "
                                                + default(PretrainConfig, "warmup_epochs")),
              precision: Precision = typer.Option(None, help="auto: the bf16 policy shown at parity with fp32 on this device "
-                                           "type, else fp32; bf16-fp32-input(-heads): bf16 autocast with the input embeddings "
-                                           "(and heads) in fp32; the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
+                                           "type, else fp32; bf16-fp32-input: bf16 autocast with the input embeddings in fp32; "
+                                           "the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model, batches padded "
                                           "to multiples of 8 frames [default: on only where measured to pay back within an "
                                           "hour: nwucla() in bf16 on a CPU]"),
@@ -417,7 +412,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
                                             "epochs " + default(PretrainConfig, "save_every")),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
-             out: Path = typer.Option(None, help="run folder (checkpoints/, metrics.jsonl, tb/, pretrain.json) "
+             out: Path = typer.Option(None, help="run folder (checkpoints/, metrics.jsonl, memory.jsonl, tb/, pretrain.json) "
                                       + default(PretrainConfig, "out")),
              resume: bool = typer.Option(None, "--resume", help="continue the run in --out from its checkpoints/latest.pt"),
              overwrite: bool = typer.Option(None, "--overwrite", help="start again in a non-empty --out")):
@@ -507,8 +502,8 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
     r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
         checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
         random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
-    say(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): "
-                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}")
+    say(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): top-1 {r['top1']:.2f}"
+        + (f"  top-5 {r['top5']:.2f}" if r["top5"] is not None else ""))
 
 
 @command()

@@ -15,6 +15,7 @@ Notable features
 
 Shapes: B batch, T frames, P persons, K joints, N = P*K tokens, D token width, C = N*D.
 """
+import contextlib
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -23,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 NUM_DIRECTIONS, NUM_MAGNITUDES = 27, 16
+INITS = ("torch", "trunc_normal")
 
 
 @dataclass
@@ -68,6 +70,8 @@ class GLTConfig:
             raise ValueError(f"{source}: the model config lacks {', '.join(sorted(missing))}, and no upgrade "
                              f"for it is known")
         d = {**{k: v for k, v in CONFIG_ADDED.items() if k not in d}, **d}
+        if d["init"] not in INITS:
+            raise ValueError(f"{source}: init must be one of {', '.join(INITS)}, not {d['init']!r}")
         return cls(**{**d, "intervals": tuple(d["intervals"])})
 
 
@@ -203,6 +207,7 @@ class GLTransformer(nn.Module):
         self.head_direction = nn.ModuleList([nn.Linear(C, cfg.tokens * NUM_DIRECTIONS) for _ in cfg.intervals])
         self.head_magnitude = nn.ModuleList([nn.Linear(C, cfg.tokens * NUM_MAGNITUDES) for _ in cfg.intervals])
         self.init_weights()
+        self.fp32_input = False         # input embeddings in fp32 under autocast (gltr.train.precision sets it)
 
     def init_weights(self):
         """`init="torch"`: every layer keeps PyTorch's own init, as in the authors' code (they set none).
@@ -218,8 +223,8 @@ class GLTransformer(nn.Module):
                     nn.init.zeros_(m.bias)
             self.embed_joint.reset_parameters()
             self.embed_trajectory.reset_parameters()
-        elif self.cfg.init != "torch":
-            raise ValueError(f"init must be 'torch' or 'trunc_normal', not {self.cfg.init!r}")
+        elif self.cfg.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, not {self.cfg.init!r}")
         for block in self.blocks:
             if self.cfg.pos_init == "sinusoid":
                 block.pos.data.copy_(sinusoid_table(self.cfg.t_max, self.cfg.width).view_as(block.pos))
@@ -232,9 +237,13 @@ class GLTransformer(nn.Module):
         return [p for n, p in self.named_parameters() if not n.startswith("head_")]
 
     def embed(self, motion):
+        """Joint and trajectory embeddings. With `fp32_input` set (the bf16-fp32-input precision) they run in
+        fp32 even under autocast: bf16 would round the coordinates to ~2 mm, the size of the displacements
+        MPDP predicts."""
         B, T, P, K, _ = motion.shape
-        x = self.embed_joint(motion)                                        # [B, T, P, K, D]
-        trajectory = self.embed_trajectory(motion[:, :, :, self.cfg.centre])  # [B, T, P, D]
+        with torch.autocast(motion.device.type, enabled=False) if self.fp32_input else contextlib.nullcontext():
+            x = self.embed_joint(motion)                                    # [B, T, P, K, D]
+            trajectory = self.embed_trajectory(motion[:, :, :, self.cfg.centre])  # [B, T, P, D]
         x = torch.cat([x[:, :, :, :self.cfg.centre], trajectory[:, :, :, None], x[:, :, :, self.cfg.centre + 1:]], dim=3)
         return self.embed_drop(x.reshape(B, T, P * K, -1))                  # [B, T, N, D]
 

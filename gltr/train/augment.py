@@ -18,6 +18,8 @@ def resample(motion: np.ndarray, new_len: int) -> np.ndarray:
     INTER_LINEAR) samples: output frame i reads source position (i + 0.5) * L / new_len - 0.5, clamped to
     [0, L - 1] (pixel centres, not the end-aligned grid of np.linspace)."""
     L = len(motion)
+    if new_len < 1 or L < 1:
+        raise ValueError(f"resample needs frames to resample into and from, not {L} -> {new_len}")
     pos = np.clip((np.arange(new_len) + 0.5) * (L / new_len) - 0.5, 0, L - 1)   # [L'] source positions
     lo = pos.astype(np.int64)                               # floor (pos >= 0)
     hi = np.minimum(lo + 1, L - 1)

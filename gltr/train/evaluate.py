@@ -330,6 +330,8 @@ def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int =
     and the skeleton SSL papers that report kNN after it. A tie in votes goes to the smaller class index (as
     scikit-learn's); the scores order classes by (votes, then that rule), so kNN-1 is the nearest neighbour's
     label. (Before 2026-12-04 neighbours voted with their raw cosine, so a negative one counted against its class.)"""
+    if k < 1 or len(train_f) == 0:
+        raise ValueError(f"kNN needs k >= 1 and a training sample, not k = {k} with {len(train_f)}")
     train_f, test_f = F.normalize(train_f, dim=1), F.normalize(test_f, dim=1)
     k = min(k, len(train_f))
     order = torch.arange(num_classes - 1, -1, -1, dtype=torch.float64)         # tie-break: smaller class first
@@ -355,7 +357,8 @@ def _knn_eval(cfg: KnnConfig) -> dict:
     train, test, meta, source = probe_features(cfg, index, run_folder(cfg), device)
     scores = knn_predict(train["features"], train["labels"], test["features"], cfg.k, index["num_classes"])
     result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **source, "top1": topk(scores, test["labels"], 1),
-              "top5": topk(scores, test["labels"], 5), "k": cfg.k, "train_samples": len(train["labels"]),
+              "top5": topk(scores, test["labels"], 5) if cfg.k >= 5 else None,    # fewer neighbours than 5 classes
+              "k": min(cfg.k, len(train["labels"])), "train_samples": len(train["labels"]),
               "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, index, meta, started)}
     name = result_name('knn', cfg, source['encoder']) + ("" if cfg.k == KnnConfig.k else f"-k{cfg.k}")
     write_result(run_folder(cfg) / "eval" / f"{name}.json", result)

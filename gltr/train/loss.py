@@ -8,8 +8,8 @@ in the pooled mean with weight 1 (the original's quirk); `trajectory_weight_all`
 trajectory tokens the 0.05 weight instead.
 
 Before 2026-12-04 gltr took one pair of means per interval and summed them (~3x larger, the trajectory
-weighing 48/148 as much). Compared on NW-UCLA's validation list it was not better on either seed's
-evidence (docs/results.md, "The faithful loss"), so it was removed.
+weighing 48/148 as much). It was removed for faithfulness: on NW-UCLA's validation list it probed better
+on one seed and worse on the other, by less than the seeds' spread (docs/results.md, "The faithful loss").
 """
 import torch
 import torch.nn.functional as F

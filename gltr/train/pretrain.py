@@ -5,7 +5,6 @@
     torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
 """
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -21,7 +20,7 @@ from gltr.configs import PretrainConfig
 from gltr.datasets import Variant
 from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
-from gltr.train import checkpoint, precision as mixed
+from gltr.train import checkpoint, compiling, precision as mixed
 from gltr.train.data import LoaderConfig, ShardLoader, read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
@@ -71,12 +70,7 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = Tr
 
 def memory(device) -> dict:
     """Resident memory of this process (MB), and on a GPU the allocator's allocated / reserved / peak (MB)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            rss_mb = int(f.read(200).split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except (OSError, ValueError, IndexError):
-        rss_mb = None
-    out = {"rss_mb": rss_mb}
+    out = {"rss_mb": resources.rss_mb()}
     if device.type == "cuda":
         out.update(cuda_allocated_mb=torch.cuda.memory_allocated(device) / 1e6,
                    cuda_reserved_mb=torch.cuda.memory_reserved(device) / 1e6,
@@ -126,11 +120,12 @@ class RunLog:
     def advance(self, epoch: int) -> None:
         self.progress.update(self.bar, advance=1, epoch=epoch)
 
-    def epoch_end(self, epoch: int, device) -> None:
-        """The memory this process holds after `epoch` (what `make bench --only soak` reads): a long run's
-        curve must stay flat."""
+    def epoch_end(self, epoch: int, batch: int, device) -> None:
+        """memory.jsonl: the memory this process holds after `epoch` epochs and `batch` batches of the next (a
+        run stopped early); a long run's curve must stay flat (`python -m gltr.bench --only soak`)."""
         if self.main:
-            self.memory.write(json.dumps({"epoch": epoch, "elapsed_s": self.elapsed(), **memory(device)}) + "\n")
+            self.memory.write(json.dumps({"epoch": epoch, "batch": batch, "elapsed_s": self.elapsed(),
+                                          **memory(device)}) + "\n")
             self.memory.flush()
 
     def __enter__(self):
@@ -198,12 +193,11 @@ def train(cfg: PretrainConfig) -> dict:
         raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
                          f"{cfg.schedule!r} with {cfg.warmup_epochs}")
     precision, precision_why = mixed.auto_precision(cfg.precision, device.type)
-    compiled, compile_why = mixed.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
+    compiled, compile_why = compiling.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
     mcfg = model_config(cfg, variant)
     model = GLTransformer(mcfg).to(device)
-    if precision != "fp32":
-        mixed.keep_fp32(model, precision)
+    mixed.apply(model, precision)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
     loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
@@ -218,9 +212,13 @@ def train(cfg: PretrainConfig) -> dict:
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
-        if GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")) != mcfg:
-            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config (preset, intervals or the "
-                             f"dataset's shape) than this run asks for; use another --out")
+        saved = GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")).to_dict()
+        differ = [k for k, v in mcfg.to_dict().items() if saved[k] != v and k != "init"]   # init: the weights load
+        if differ:
+            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config than this run asks for "
+                             f"({', '.join(f'{k}: {saved[k]} there, {mcfg.to_dict()[k]} here' for k in differ)}); "
+                             f"use another --out")
+        mcfg = model.cfg = replace(mcfg, init=saved["init"])          # as the run began (a run from before the field)
         for what, was, now in (("dataset (manifest sha256)", meta.get("dataset_manifest_sha256"), dataset_sha),
                                ("benchmark", meta.get("benchmark"), cfg.benchmark)):
             if was != now:
@@ -271,7 +269,7 @@ def train(cfg: PretrainConfig) -> dict:
                                                    mcfg.intervals, trajectory_tokens, device, precision, log,
                                                    should_stop)
             resources.release_memory()
-            log.epoch_end(epoch if batch < len(loader) else epoch + 1, device)
+            log.epoch_end(*((epoch, batch) if batch < len(loader) else (epoch + 1, 0)), device)
             if stopped:
                 save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
                 break

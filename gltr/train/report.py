@@ -130,7 +130,7 @@ def markdown(rows: list[dict], paper: bool = True) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         split = r.get("split", "test")
-        top5 = f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
+        top5 = "–" if r.get("top5") is None else f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
         number = paper_number(r["kind"], r["dataset"], r["benchmark"], split, paper)
         ckpt = str(r.get("checkpoint_sha256") or "")[:12] if encoder_of(r) == "pretrained" else "–"
         lines.append(f"| {r['run']} | {r['kind']} | {r['dataset']} | {r['benchmark']} | {split} | {r['protocol']} | "
