@@ -86,28 +86,65 @@ def mpdp(x, intervals=(1, 5, 10)):
     return direction, magnitude
 
 
-def authors_mpdp_loss(out, out2, dir_gt, mag_gt, x_m, lambda_global=0.05, lambda_mag=1.0):
+def authors_feeder_labels(data, intervals=(1, 5, 10)):
+    """FeederPretrain.__getitem__'s label lines (GL-Transformer, feeder/ntu_feeder.py), after augmentation:
+    data [C, T, V, M] float64, padded with 99.9 after the valid frames, as their feeder builds it (here the
+    un-augmented clip, so data_numpy == data on valid frames). -> dir_gt, mag_gt [T, (interval joint person)].
+    With one person (M = 1, NW-UCLA: no code of theirs) the absent-person line has nothing to look at; their
+    branch for negative intervals is not reached by 1, 5, 10."""
+    c, num_frames, _, M = data.shape
+    dis_list = []
+    for roll in intervals:
+        data_roll = np.roll(data, roll, axis=1)
+        data_roll[:, :roll, :, :] = np.expand_dims(data[:, 0, :, :], axis=1)
+        dis_list.append(data_roll - data)
+    dis_concat = np.concatenate(dis_list, axis=2)
+    mag_list = []
+    for roll_mag in intervals:
+        data_roll = np.roll(data, roll_mag, axis=1)
+        data_roll[:, :roll_mag, :, :] = np.expand_dims(data[:, 0, :, :], axis=1)
+        displacement = data_roll - data
+        displacement = np.power(displacement[0], 2) + np.power(displacement[1], 2) + np.power(displacement[2], 2)
+        mag = np.sqrt(displacement)
+        mag_quant = mag // 0.01 + 1
+        mag_quant[mag_quant > 14] = 14
+        mag_quant[mag == 0.0] = 0
+        if M > 1 and np.sum(data[:, 0, :, 1]) == 0:
+            mag_quant[:, :, 1] = 15
+        mag_list.append(mag_quant.reshape(num_frames, -1).astype(int))
+    mag_gt = np.concatenate(mag_list, axis=1)
+    dis_concat = dis_concat.reshape(c, dis_concat.shape[1], -1)
+    xyz_direction = np.zeros((c, dis_concat.shape[1], dis_concat.shape[2]), dtype=int)
+    xyz_direction[dis_concat == 0] = 1
+    xyz_direction[dis_concat > 0] = 2
+    dir_gt = xyz_direction[0] + xyz_direction[1] * 3 + xyz_direction[2] * 9
+    return dir_gt, mag_gt
+
+
+def authors_mpdp_loss(out, out2, dir_gt, mag_gt, x_m, lambda_global=0.05, lambda_mag=1.0, persons=2, centre=20):
     """The loss lines of learn_PTmodel.py (GL-Transformer), with each einops `rearrange` written as the
     reshape/permute it stands for. out/out2: direction/magnitude logits [b, c, f, (j p)], the intervals'
-    token columns side by side (j = interval * 25 + joint, p = person, p = 2); dir_gt/mag_gt [b, f, (j p)];
-    x_m [b, f] valid frames. Index 20 is interval 1's trajectory slot."""
+    token columns side by side (j = interval * joints + joint, p = person); dir_gt/mag_gt [b, f, (j p)];
+    x_m [b, f] valid frames. Column `centre` (20 in their NTU code, p = 2) is interval 1's trajectory slot;
+    `persons` and `centre` carry the same lines to NW-UCLA's one-person layout, for which they wrote none."""
     import torch
     criterion = torch.nn.CrossEntropyLoss()
+    p = persons
 
     def logits(o):
         b, c, f, jp = o.shape
-        o = o.reshape(b, c, f, jp // 2, 2)                                         # 'b c f (j p) -> b c f j p'
-        g = o[:, :, :, 20, :].unsqueeze(3)
-        j = torch.cat((o[:, :, :, :20, :], o[:, :, :, 21:, :]), axis=3)
+        o = o.reshape(b, c, f, jp // p, p)                                         # 'b c f (j p) -> b c f j p'
+        g = o[:, :, :, centre, :].unsqueeze(3)
+        j = torch.cat((o[:, :, :, :centre, :], o[:, :, :, centre + 1:, :]), axis=3)
         g = g.permute(0, 2, 3, 4, 1).reshape(b, f, -1, c)                         # 'b c f j p -> b f (j p) c'
         j = j.permute(0, 2, 3, 4, 1).reshape(b, f, -1, c)
         return g[x_m].reshape(-1, c), j[x_m].reshape(-1, c)                        # 'm j k -> (m j) k'
 
     def labels(gt):
         b, f, jp = gt.shape
-        gt = gt.reshape(b, f, jp // 2, 2)                                          # 'b f (j p) -> b f j p'
-        g = gt[:, :, 20, :].unsqueeze(3)
-        j = torch.cat((gt[:, :, :20, :], gt[:, :, 21:, :]), axis=2)
+        gt = gt.reshape(b, f, jp // p, p)                                          # 'b f (j p) -> b f j p'
+        g = gt[:, :, centre, :].unsqueeze(3)
+        j = torch.cat((gt[:, :, :centre, :], gt[:, :, centre + 1:, :]), axis=2)
         return g.reshape(b, f, -1)[x_m].reshape(-1), j.reshape(b, f, -1)[x_m].reshape(-1)
 
     out_global, out_joints = logits(out)
