@@ -292,7 +292,8 @@ def _linear_eval(cfg: LinearConfig) -> dict:
             train, test = standardized(train, test)
         rng = np.random.default_rng([cfg.seed, epoch])
         loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
-        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
+        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"]),
+                        "rss_mb": resources.rss_mb()})
 
     best = max(history, key=lambda h: h["top1"])
     result = {

@@ -102,8 +102,8 @@ def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]
             optimizer.step()
             losses.append(loss.item())
             steps += 1
-        history.append({"epoch": epoch + 1, "loss": sum(losses) / len(losses)})
         resources.release_memory()
+        history.append({"epoch": epoch + 1, "loss": sum(losses) / len(losses), "rss_mb": resources.rss_mb()})
     return history, used
 
 
