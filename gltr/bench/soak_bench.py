@@ -3,7 +3,7 @@ and the linear probe after every epoch, with and without giving freed heap memor
 (`gltr.resources.release_memory`; pretraining and fine-tuning call it, the probe does not).
 
 Each run is a child process on real NW-UCLA (`small()`, one thread) that records its own RSS after every
-epoch (pretraining: memory.jsonl; fine-tuning and the probe: their result's history). The criterion: from
+epoch (pretraining: memory.jsonl; fine-tuning and the probe: `rss_mb_per_epoch` in their result). The criterion: from
 epoch 3 on, RSS stays within 5 % of epoch 3's. "Without" runs the very same code with `release_memory`
 replaced by a no-op in the child.
 """
@@ -69,10 +69,10 @@ def run(out: Path, real: Path, quick: bool = False, epochs: int = 10) -> dict:
             ckpt = str(run_dir / "checkpoints/latest.pt")
             child("finetune", dict(data=str(data), benchmark="view", checkpoint=ckpt, epochs=epochs, workers=0,
                                    out=str(run_dir / "ft")), trim, limit_s=3600)
-            curves["finetune"] = [h["rss_mb"] for h in json.loads((run_dir / "ft/eval/finetune-view-seed0.json").read_text())["history"]]
+            curves["finetune"] = json.loads((run_dir / "ft/eval/finetune-view-seed0.json").read_text())["rss_mb_per_epoch"]
             child("linear", dict(data=str(data), benchmark="view", checkpoint=ckpt, epochs=10 * epochs, workers=0,
                                  out=str(run_dir / "lin")), trim, limit_s=3600)
-            curves["linear"] = [h["rss_mb"] for h in json.loads((run_dir / "lin/eval/linear-view.json").read_text())["history"]]
+            curves["linear"] = json.loads((run_dir / "lin/eval/linear-view.json").read_text())["rss_mb_per_epoch"]
             result[name] = {kind: {"rss_mb_per_epoch": [round(r, 1) for r in c], **verdict(c)} for kind, c in curves.items()}
             result[name]["wall_s"] = round(time.perf_counter() - started, 1)
     return result

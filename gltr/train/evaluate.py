@@ -282,7 +282,7 @@ def _linear_eval(cfg: LinearConfig) -> dict:
     torch.manual_seed(cfg.seed)         # the head's init must not depend on whether features came from the cache
     head = torch.nn.Linear(width, index["num_classes"])
     optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    history = []
+    history, rss_mb = [], []                                        # rss_mb: this process's memory per epoch
 
     for epoch in range(epochs):
         if cfg.protocol == "reference":                              # the encoder re-runs every epoch
@@ -292,8 +292,8 @@ def _linear_eval(cfg: LinearConfig) -> dict:
             train, test = standardized(train, test)
         rng = np.random.default_rng([cfg.seed, epoch])
         loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
-        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"]),
-                        "rss_mb": resources.rss_mb()})
+        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
+        rss_mb.append(resources.rss_mb())
 
     best = max(history, key=lambda h: h["top1"])
     result = {
@@ -304,7 +304,7 @@ def _linear_eval(cfg: LinearConfig) -> dict:
         "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
         "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
         **provenance(cfg, index, meta, started),
-        "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+        "history": history, "rss_mb_per_epoch": rss_mb, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
     }
     write_result(run / "eval" / f"{result_name('linear', cfg, source['encoder'])}.json", result)
     result["head"] = head

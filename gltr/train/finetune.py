@@ -67,9 +67,10 @@ def set_drop_path(model, rate: float) -> None:
         block.drop_path.p = rate * i / max(depth - 1, 1)
 
 
-def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]:
+def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], list, set]:
     """Train encoder + head for cfg.epochs on `loader` with cfg's recipe (FinetuneConfig or SemiConfig);
-    return the per-epoch {"epoch", "loss"} and the keys of the samples seen."""
+    return the per-epoch {"epoch", "loss"}, this process's RSS (MB) after each epoch and the keys of the
+    samples seen."""
     if cfg.drop_path is not None:
         set_drop_path(model, cfg.drop_path)
     head_lr = cfg.head_lr if cfg.head_lr is not None else cfg.lr
@@ -77,7 +78,7 @@ def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]
                                                cfg.weight_decay_all))
     steps, total = 0, cfg.epochs * len(loader)
     warmup = cfg.warmup_epochs * len(loader)
-    history, used = [], set()
+    history, rss_mb, used = [], [], set()
 
     # ------------------------------------------------------------------ the training loop
     for epoch in range(cfg.epochs):
@@ -103,8 +104,9 @@ def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], set]
             losses.append(loss.item())
             steps += 1
         resources.release_memory()
-        history.append({"epoch": epoch + 1, "loss": sum(losses) / len(losses), "rss_mb": resources.rss_mb()})
-    return history, used
+        history.append({"epoch": epoch + 1, "loss": sum(losses) / len(losses)})
+        rss_mb.append(resources.rss_mb())                              # this process's memory per epoch
+    return history, rss_mb, used
 
 
 @torch.no_grad()
@@ -144,7 +146,7 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
         subset=train_subset, shuffle_buffer=256))
     test_loader = ShardLoader(cfg.data, cfg.benchmark, test_split, LoaderConfig(
         batch_size=128, workers=cfg.workers, shuffle=False, subset=test_subset))
-    history, used = fit(model, head, train_loader, cfg, device)
+    history, rss_mb, used = fit(model, head, train_loader, cfg, device)
     logits, labels = predict(model, head, test_loader, device)
     encoder = "random" if cfg.random_init is not None else "pretrained"
     result = {"evaluation": "finetune", "protocol": f"fine-tune on 100% ({cfg.epochs} epochs)", "encoder": encoder,
@@ -152,6 +154,7 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
               "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
               "train_samples": len(used), "test_samples": len(labels), "validation_list_sha256": list_sha,
               "sample_list_sha256": None, **provenance(cfg, index, meta, started), "history": history,
+              "rss_mb_per_epoch": rss_mb,
               "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}}
     write_result(run_folder(cfg) / "eval" / f"{result_stem(cfg, cfg.seed)}.json", result)
     return result

@@ -42,7 +42,7 @@ def _semi_eval(cfg: SemiConfig) -> dict:
         subset=frozenset(names), shuffle_buffer=256))
     test_loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(
         batch_size=128, workers=cfg.workers, shuffle=False))
-    history, used = fit(model, head, train_loader, cfg, device)
+    history, rss_mb, used = fit(model, head, train_loader, cfg, device)
     logits, labels = predict(model, head, test_loader, device)
     missing = sorted(set(names) - used)
     result = {"evaluation": "semi", "protocol": f"fine-tune on {cfg.percent}% (seed {cfg.seed})",
@@ -50,7 +50,7 @@ def _semi_eval(cfg: SemiConfig) -> dict:
               "percent": cfg.percent, "seed": cfg.seed, "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
               "train_samples": len(used), "listed_samples": len(names), "listed_but_not_prepared": missing,
               "test_samples": len(labels), "sample_list_sha256": list_sha, **provenance(cfg, index, meta, started),
-              "history": history, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+              "history": history, "rss_mb_per_epoch": rss_mb, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
               "used_samples": sorted(used)}
     run = run_folder(cfg)
     write_result(run / "eval" / f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json", result)
