@@ -1,7 +1,7 @@
 """`gltr pretrain`: unsupervised MPDP pretraining of GL-Transformer, streaming the prepared shards.
 
     gltr pretrain --data demo/data --benchmark xsub --preset tiny --epochs 2 --out runs/tiny   # tiny CPU run
-    gltr pretrain --data data/ntu120 --benchmark xsub --out runs/ntu120-xsub                     # one GPU, bf16
+    gltr pretrain --data data/ntu120 --benchmark xsub --out runs/ntu120-xsub                     # one GPU, bf16-fp32-input
     torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
 """
 import json
