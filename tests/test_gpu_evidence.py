@@ -68,7 +68,7 @@ def test_forward_flops_formula_equals_the_counter():
 
 
 def test_runs_that_did_not_finish_are_compared_at_the_last_epoch_they_all_reached(tmp_path, monkeypatch):
-    from gltr.bench import gpu_evidence
+    from gltr.bench import gpu_training
     specs = []
     for name, done in (("a", 140), ("b", 67)):
         ckpts = tmp_path / name / "checkpoints"
@@ -79,11 +79,11 @@ def test_runs_that_did_not_finish_are_compared_at_the_last_epoch_they_all_reache
                       "out": str(tmp_path / name), "evals": [("linear", True)]})
     results = {"a": {"epochs_done": 140}, "b": {"epochs_done": 67}}
     seen = []
-    monkeypatch.setattr(gpu_evidence, "probe", lambda kind, data, val, epochs, checkpoint: seen.append(checkpoint) or 50.0)
-    out = gpu_evidence.common_epoch_probes(specs, results, tmp_path, None)
+    monkeypatch.setattr(gpu_training, "probe", lambda kind, data, val, epochs, checkpoint: seen.append(checkpoint) or 50.0)
+    out = gpu_training.common_epoch_probes(specs, results, tmp_path, None)
     assert out == {"small-seed0": {"epoch": 60, "a": {"linear-val": 50.0}, "b": {"linear-val": 50.0}}}
     assert [p.split("/")[-3:] for p in seen] == [["a", "checkpoints", "epoch-0060.pt"], ["b", "checkpoints", "epoch-0060.pt"]]
-    assert gpu_evidence.common_epoch_probes(specs, {"a": {"epochs_done": 140}, "b": {"epochs_done": 140}}, tmp_path, None) == {}
+    assert gpu_training.common_epoch_probes(specs, {"a": {"epochs_done": 140}, "b": {"epochs_done": 140}}, tmp_path, None) == {}
 
 
 def test_soak_verdict_is_relative_to_epoch_3():
