@@ -32,6 +32,8 @@ CROP = "crop to the first t_max frames"            # how a clip longer than t_ma
 WHOLE_FILE = "file"                                 # a sample is a whole file (NTU, NW-UCLA)
 PKU_CLIPS = ("start:end", "start-1:end")           # a PKU-MMD instance: MAMP's rows [start:end), AimCLR's [start-1:end)
 SUBSAMPLE = "uniform subsample to t_max"
+# NW-UCLA action ids are not contiguous: a01-a06 -> 0-5, a08 -> 6, a09 -> 7, a11 -> 8, a12 -> 9.
+UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class DatasetInfo:
     pretrain_epochs: int        # the paper's pretraining length
     probe_epochs: int           # the linear probe's epochs
     clip_rules: tuple = (WHOLE_FILE,)   # how a sample's frames are cut from its file; the first is the default
+    name_format: str = "ntu"    # the sample names' grammar (gltr.pipeline.names.NAME_PARSERS)
+    action_ids: tuple = ()      # the names' action ids in label order; empty: label = action - 1
 
     @property
     def joints(self) -> int:
@@ -65,7 +69,8 @@ DATASETS = {
     "ntu120": DatasetInfo("ntu120", "ntu", ".skeleton", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
                           ("energy", "first2", "denoise"), ("xsub", "xset"), 120, "ntu", 120, 120),
     "nwucla": DatasetInfo("nwucla", "nwucla", ".json", 1, UCLA_JOINTS, UCLA_BONES, 2, (4, 8), 50, SUBSAMPLE,
-                          ("single",), ("view",), 10, "nwucla", 300, 300),
+                          ("single",), ("view",), 10, "nwucla", 300, 300, name_format="nwucla",
+                          action_ids=UCLA_ACTIONS),
     # PKU-MMD: Kinect v2 like NTU (same joints, bones, centre and long-clip rule), both bodies of the file kept
     "pkummd1": DatasetInfo("pkummd1", "pku", ".txt", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
                            ("both",), ("xsub", "xview"), 51, "ntu", 120, 120, PKU_CLIPS),

@@ -79,7 +79,7 @@ def discover(dataset: str, raw: Path) -> Found:
         sample_id = path.name[: -len(suffix)]
         fields = parse_name(dataset, sample_id)
         if fields is None:
-            found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[info.family]}{suffix}"})
+            found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[info.name_format]}{suffix}"})
             continue
         if not ntu and fields["action"] not in UCLA_ACTIONS:
             found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})

@@ -9,17 +9,12 @@ import re
 from functools import cache
 from pathlib import Path
 
-from gltr.datasets import DATASETS
+from gltr.datasets import DATASETS, UCLA_ACTIONS  # noqa: F401  (UCLA_ACTIONS: imported from here too)
 
 MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
 
 NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})\Z", re.ASCII)      # ASCII: no look-alike digits
 UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})\Z", re.ASCII)
-
-# NW-UCLA action ids are not contiguous: a01-a06 -> 0-5, a08 -> 6, a09 -> 7, a11 -> 8, a12 -> 9.
-UCLA_ACTIONS = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12]
-
-
 
 def parse_ntu_name(name: str) -> dict | None:
     """'S001C002P003R001A050' -> {'setup': 1, 'camera': 2, 'subject': 3, 'replication': 1, 'action': 50}."""
@@ -50,12 +45,13 @@ def parse_ucla_name(name: str) -> dict | None:
     return dict(action=action, subject=subject, episode=episode, view=view)
 
 
+NAME_PARSERS = {"ntu": parse_ntu_name, "nwucla": parse_ucla_name}          # by DatasetInfo.name_format
 NAME_PATTERNS = {"ntu": "SsssCcccPpppRrrrAaaa", "nwucla": "aAA_sSS_eEE_vVV"}
 
 
 def parse_name(dataset: str, name: str) -> dict | None:
     """The fields of a sample name of `dataset` (None if it is not one)."""
-    return parse_ucla_name(name) if DATASETS[dataset].family == "nwucla" else parse_ntu_name(name)
+    return NAME_PARSERS[DATASETS[dataset].name_format](name)
 
 
 def ntu_in_scope(dataset: str, fields: dict) -> bool:
@@ -67,9 +63,8 @@ def ntu_in_scope(dataset: str, fields: dict) -> bool:
 
 def label_of(dataset: str, fields: dict) -> int:
     """0-based class label from the name's fields."""
-    if DATASETS[dataset].family == "nwucla":
-        return UCLA_ACTIONS.index(fields["action"])
-    return fields["action"] - 1
+    ids = DATASETS[dataset].action_ids
+    return ids.index(fields["action"]) if ids else fields["action"] - 1
 
 
 @cache
@@ -85,8 +80,8 @@ def split_of(dataset: str, benchmark: str, fields: dict) -> str:
 
 @cache
 def missing_list(dataset: str) -> frozenset:
-    """The official list of samples with missing skeletons (NTU; empty for NW-UCLA)."""
-    if DATASETS[dataset].family != "ntu":
-        return frozenset()
+    """The official list of samples with missing skeletons, where data_manifests holds one (NTU's); else empty."""
     path = MANIFESTS / f"{dataset}_missing.txt"
+    if not path.exists():
+        return frozenset()
     return frozenset(n.strip() for n in path.read_text().splitlines() if NTU_NAME.match(n.strip()))
