@@ -16,7 +16,7 @@ from gltr.pipeline.prepare import exit_status, prepare
 from gltr.pipeline.synth import synth_nwucla
 from gltr.train.evaluate import LinearConfig, linear_eval
 from gltr.train.pretrain import PretrainConfig, model_config, train
-from gltr.train.data import read_index
+from gltr.train.index import read_index
 from gltr.train.report import collect, figures, markdown
 
 BENCHMARK = "view"          # train on views 1-2, test on view 3

@@ -77,7 +77,7 @@ def test_run_folders_are_never_mixed_up(synth_ntu_prepared, tmp_path):
 
 
 def test_a_benchmark_must_be_one_of_the_datasets_own(synth_ntu_prepared):
-    from gltr.train.data import read_index
+    from gltr.train.index import read_index
     assert read_index(synth_ntu_prepared, "xsub", "train")["benchmark"] == "xsub"
     with pytest.raises(ValueError, match="is not a valid benchmark name"):
         read_index(synth_ntu_prepared, "../../other/shards/xsub", "train")

@@ -81,7 +81,7 @@ def test_a_pipe_command_never_goes_through_a_shell(tmp_path):
 
 
 def test_counts_and_sizes_in_an_index_are_bounded_before_use(synth_ntu_prepared, tmp_path):
-    from gltr.train.data import read_index
+    from gltr.train.index import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
     cases = {"num_samples": (lambda ix: ix.update(num_samples=10 ** 13), "is not the sum of its shards"),
@@ -491,7 +491,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_tampered_variant_in_an_index_is_refused(synth_ntu_prepared, tmp_path):
     """Found by the fuzz suite: a variant that is missing, not an object, or not its dataset's own."""
-    from gltr.train.data import read_index
+    from gltr.train.index import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
     for change, message in ((lambda ix: ix.pop("variant"), "not a JSON object"),

@@ -35,7 +35,8 @@ def git_commit() -> str:
 
 def dataset_hash(data) -> str:
     """sha256 of the dataset's manifest.parquet, as recorded by prepare (a local folder or a URL prefix)."""
-    from gltr.train.data import REPORT_MAX_BYTES, locate, read_json
+    from gltr.train.fetch import locate
+    from gltr.train.index import REPORT_MAX_BYTES, read_json
     where = locate(data, "prepare.json")
     files = read_json(where, REPORT_MAX_BYTES).get("files")
     sha = files.get("manifest.parquet") if isinstance(files, dict) else None

@@ -32,7 +32,8 @@ from gltr.configs import KnnConfig, LinearConfig, PretrainConfig
 from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
 from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
-from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.data import LoaderConfig, ShardLoader
+from gltr.train.index import read_index
 from gltr.train.dist import init_distributed
 
 # ----------------------------------------------------------------------------- encoder

@@ -23,7 +23,8 @@ from gltr import resources
 from gltr.configs import FinetuneConfig
 from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_validation
-from gltr.train.data import LoaderConfig, ShardLoader, read_index, split_names
+from gltr.train.data import LoaderConfig, ShardLoader, split_names
+from gltr.train.index import read_index
 from gltr.train.dist import init_distributed
 from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
                                  write_result)

@@ -17,11 +17,16 @@ def apply(model, precision: str):
     return model
 
 
+def autocast(precision: str, device):
+    """The forward's context: bf16 autocast for a bf16 policy, none for fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32")
+
+
 def autocast_forward(model, motion, mask, precision: str, device):
     """The model's forward in `precision`, its own setting restored afterwards (benchmarks compare policies)."""
     was = model.fp32_input
     try:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32"):
+        with autocast(precision, device):
             return apply(model, precision)(motion, mask)
     finally:
         model.fp32_input = was

@@ -21,7 +21,8 @@ from gltr.datasets import Variant
 from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint, compiling, precision as mixed
-from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.data import LoaderConfig, ShardLoader
+from gltr.train.index import read_index
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
 from gltr.train.schedule import pretrain_lr
@@ -157,7 +158,7 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
         mask = batch["mask"].to(device, non_blocking=True)                   # [B, T]
         with torch.no_grad():
             direction, magnitude = mpdp_labels(motion, intervals)            # [B, T, I, P, K] each
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32"):
+        with mixed.autocast(precision, device):
             direction_logits, magnitude_logits = forward(motion, mask)
         loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
                                 mask, trajectory_tokens, cfg.trajectory_weight_all)

@@ -16,7 +16,8 @@ import torch
 
 from gltr.configs import SemiConfig
 from gltr.pipeline.sample_lists import read_list
-from gltr.train.data import LoaderConfig, ShardLoader, read_index
+from gltr.train.data import LoaderConfig, ShardLoader
+from gltr.train.index import read_index
 from gltr.train.dist import init_distributed
 from gltr.train.finetune import fit, predict, seed_summary
 from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
