@@ -28,7 +28,7 @@ def test_native_bf16_is_detected_and_auto_is_fp32_where_no_policy_was_shown_at_p
 
 
 def test_the_cli_offers_every_precision():
-    from gltr.cli.main import Precision
+    from gltr.cli.common import Precision
     assert tuple(p.value for p in Precision) == precision.PRECISIONS == ("auto", *precision.FP32_INPUT)
 
 

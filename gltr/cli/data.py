@@ -1,0 +1,170 @@
+"""`gltr prepare`, `verify`, `inspect`, `synth`, `manifests`, `show`: the data stage's commands."""
+import functools
+import json
+from inspect import signature
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, ShowWhat, command, console,
+                             default, fail, given, out_console, say, tell)
+from gltr.pipeline.prepare import prepare as run_prepare
+from gltr.pipeline.synth import synth_ntu
+from gltr.safety import shown
+from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
+
+
+@command()
+def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw files are (format, classes, splits)"),
+            raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
+            out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
+            workers: int = typer.Option(None, min=1, help="parallel processes " + default(run_prepare, "workers")),
+            bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
+            rotation: Rotation = typer.Option(None, help="rotation sign: one per sequence (faithful) or per frame "
+                                                       + default(run_prepare, "rotation")),
+            clip: Clip = typer.Option(None, help="PKU-MMD: an instance's rows, [start:end) as MAMP or [start-1:end) "
+                                      "as AimCLR [default: start:end]"),
+            shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
+            overwrite: bool = typer.Option(False, help="replace an existing output folder")):
+    """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
+    from gltr.datasets import make_variant
+    from gltr.pipeline.prepare import check_output, exit_status
+    out = out or Path("data") / dataset.value
+    make_variant(dataset.value, bodies and bodies.value, (rotation or Rotation.sequence).value, clip and clip.value)
+    check_output(raw, out, overwrite)                  # options, then the output: refused before a progress bar
+    columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(dataset.value, total=None)
+
+        def progress(advance, total):
+            bar.update(task, advance=advance, total=total)
+
+        def log(line):
+            bar.console.print(shown("skipped ", "yellow") + shown(line))
+        try:
+            report = run_prepare(dataset.value, raw, out, overwrite=overwrite, log=log, progress=progress,
+                                 **given(workers=workers, bodies=bodies and bodies.value, rotation=rotation and rotation.value,
+                                         clip=clip and clip.value, shard_size=shard_size))
+        except KeyboardInterrupt:
+            fail(f"interrupted: nothing was written to {out}; the partial output {out}.partial is redone on the next run", 130)
+    table = Table(title=shown(f"prepared {dataset.value} -> {out}"))
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in report["counts"].items():
+        table.add_row(k.replace("_", " "), f"{v:,}")
+    empty = []
+    for b, s in report["splits"].items():
+        table.add_row(f"{b} train / test", f"{s['train']:,} / {s['test']:,}"
+                      + "".join(f"  (EMPTY {split})" for split in ("train", "test") if not s[split]))
+        empty += [f"{b}/{split}" for split in ("train", "test") if not s[split]]
+    table.add_row("files/s", f"{report['run']['files_per_s']:,}")
+    say(table)
+    for name in empty:
+        tell(shown("warning: ", "yellow") + shown(f"split {name} holds no sample: every trainer and evaluation "
+                                                   f"refuses it; were files of that split among the raw files?"))
+    if report["counts"]["failed"]:
+        tell(shown(f"{report['counts']['failed']} file(s) failed", "red") + shown(f": see {out / 'prepare.json'}"))
+    raise typer.Exit(exit_status(report))
+
+
+@command()
+def verify(path: Path = typer.Argument(..., help="prepared dataset folder")):
+    """Re-check the sha256 of every file of a prepared dataset."""
+    from gltr.pipeline.verify import verify as run_verify
+    problems = run_verify(path)
+    for p in problems:
+        tell(shown("corrupt ", "red") + shown(f"{path}/{p}"))
+    if problems:
+        raise typer.Exit(1)
+    say(f"{path}: all files match prepare.json")
+
+
+@command()
+def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")):
+    """Counts per split and class, a length histogram and the variant of a prepared dataset."""
+    from gltr.pipeline.inspect import summarize
+    if not (path / "prepare.json").exists():
+        fail(f"{path} is not a prepared dataset (no prepare.json)")
+    s = summarize(path)
+    if as_json:
+        out_console.print_json(json.dumps(s))
+        return
+    v = s["variant"]
+    say(shown(s['dataset'], "bold") + shown(f"  bodies={v['bodies']} rotation={v['rotation']} "
+                      f"centre={v['centre_joint']} intervals={v['intervals']} t_max={v['t_max']}"))
+    t = Table(title="samples per split and class")
+    t.add_column("split")
+    t.add_column("total", justify="right")
+    t.add_column("per class (label 0, 1, ...)")
+    for name, counts in s["per_class"].items():
+        t.add_row(name, str(sum(counts)), " ".join(map(str, counts)))
+    say(t)
+    h = Table(title=f"length (frames): min {s['length']['min']}, mean {s['length']['mean']:.1f}, max {s['length']['max']}")
+    h.add_column("frames")
+    h.add_column("samples", justify="right")
+    h.add_column("")
+    peak = max([b["count"] for b in s["length"]["histogram"]] + [1])
+    for b in s["length"]["histogram"]:
+        h.add_row(f"{b['from']}-{b['to']}", str(b["count"]), "█" * round(30 * b["count"] / peak))
+    say(h)
+
+
+@command()
+def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton, NW-UCLA JSON or a PKU-MMD "
+                                         "Phase I / II folder (skeleton/, label/, split files)"),
+          out: Path = typer.Option(..., help="folder to write the raw files into"),
+          samples: int = typer.Option(200, min=1, help="number of raw files (PKU-MMD: sequences, each of 3-5 instances)"),
+          seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
+                                                                   "at most 10; PKU-MMD: 51 / 41 " + default(synth_ntu, "classes"))):
+    """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON / PKU-MMD formats."""
+    from gltr.pipeline.synth import synth_nwucla, synth_pku
+    write = {RawKind.ntu: synth_ntu, RawKind.nwucla: synth_nwucla,
+             RawKind.pkummd1: functools.partial(synth_pku, phase=1),
+             RawKind.pkummd2: functools.partial(synth_pku, phase=2)}[kind]
+    try:
+        paths = write(out, samples, seed=seed, **given(classes=classes))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--classes")
+    say(f"wrote {len(paths)} {kind.value} files to {out}")
+
+
+@command()
+def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/"),
+              pkummd1: Path = typer.Option(None, help="instead: make PKU-MMD Phase I's lists from this raw folder's "
+                                           "label and split files"),
+              pkummd2: Path = typer.Option(None, help="instead: the same for Phase II")):
+    """Regenerate the semi-supervised and validation sample lists in data_manifests/ (deterministic)."""
+    from gltr.pipeline.sample_lists import generate, generate_pku, generate_validation
+    pku = {name: raw for name, raw in (("pkummd1", pkummd1), ("pkummd2", pkummd2)) if raw is not None}
+    for name, raw in pku.items():
+        index = generate_pku(name, raw)
+        say(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists under data_manifests/semi/")
+    if pku:
+        return
+    index = generate(data)
+    validation = generate_validation(data)
+    say(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
+                      f"{len(validation)} under data_manifests/validation/")
+
+
+@command()
+def show(data: Path = typer.Argument(..., help="prepared dataset"),
+         sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
+         out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
+         what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
+                                  + default(render_sample, "what")),
+         frames: int = typer.Option(None, min=1, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
+                                    + default(render_sample, "frames")),
+         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
+             MAX_SIDE, *signature(render_sample).parameters["size"].default))):
+    """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
+    try:
+        dims = tuple(int(v) for v in size.lower().split("x")) if size else None
+        if dims is not None and len(dims) != 2:
+            raise ValueError
+    except ValueError:
+        fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
+    path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
+    say(f"-> {path}")

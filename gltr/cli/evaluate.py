@@ -1,0 +1,233 @@
+"""`gltr linear`, `knn`, `semi`, `finetune`, `report`, `evidence`, `attention`: the evaluation stage's commands."""
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
+                             RANDOM_INIT_HELP, command, default, fail, given, say, tell)
+from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig
+
+
+def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
+    """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out."""
+    chosen = [name for name, given in (("--checkpoint", checkpoint is not None), ("--random-init", random_init),
+                                       ("--features handcrafted", features == Features.handcrafted)) if given]
+    if len(chosen) != 1:
+        fail("give exactly one of --checkpoint, --random-init or --features handcrafted"
+             + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if checkpoint is None and out is None:
+        fail(f"{chosen[0]} needs --out (there is no checkpoint run folder)")
+
+
+@command()
+def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
+           data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+           epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+           batch_size: int = typer.Option(None, help="probe batch size " + default(LinearConfig, "batch_size")),
+           lr: float = typer.Option(None, help="Adam learning rate of the linear layer " + default(LinearConfig, "lr")),
+           seed: int = typer.Option(None, help="seed of the probe's init and batch order " + default(LinearConfig, "seed")),
+           protocol: Protocol = typer.Option(None, help="cached (fast) or reference (re-encode every epoch, as the original) "
+                                             + default(LinearConfig, "protocol")),
+           augment: bool = typer.Option(None, "--augment/--no-augment", help="reference protocol: interpolation on the "
+                                        "training split " + default(LinearConfig, "augment")),
+           dropout: bool = typer.Option(None, "--dropout/--no-dropout", help="reference protocol: dropout left active in "
+                                        "the encoder " + default(LinearConfig, "dropout")),
+           standardize: bool = typer.Option(None, "--standardize", help="standardise features with the training split's mean and std"),
+           workers: int = typer.Option(None, min=0, help="loader processes " + default(LinearConfig, "workers")),
+           out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+           random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
+           preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
+           features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+           validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
+    """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
+    from gltr.train.evaluate import linear_eval, random_init_spec
+    eval_target(checkpoint, random_init, out, features)
+    cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+        checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
+        protocol=protocol and protocol.value,
+        augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
+        workers=workers, out=out and str(out)))
+    if random_init:
+        cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
+    r = linear_eval(cfg)
+    best = r["best_epoch_on_test_set"]
+    say(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
+                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   \\[best epoch on the {r['split']} set, not a result: "
+                      f"{best['top1']:.2f} at epoch {best['epoch']}]")
+
+
+@command()
+def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+        benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+        k: int = typer.Option(None, min=1, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
+        workers: int = typer.Option(None, min=0, help="loader processes " + default(KnnConfig, "workers")),
+        out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+        random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
+        seed: int = typer.Option(0, help="with --random-init: the seed of the random weights"),
+        preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
+        features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+        validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
+    """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
+    from gltr.train.evaluate import knn_eval, random_init_spec
+    eval_target(checkpoint, random_init, out, features)
+    r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+        checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
+        random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
+    say(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): top-1 {r['top1']:.2f}"
+        + (f"  top-5 {r['top5']:.2f}" if r["top5"] is not None else ""))
+
+
+@command()
+def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+         percent: int = typer.Option(..., help="1, 5 or 10"),
+         seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
+         epochs: int = typer.Option(None, help="fine-tuning epochs " + default(SemiConfig, "epochs")),
+         batch_size: int = typer.Option(None, help="clips per step " + default(SemiConfig, "batch_size")),
+         lr: float = typer.Option(None, help="encoder lr " + default(SemiConfig, "lr")),
+         head_lr: float = typer.Option(None, help="lr of the linear head " + default(SemiConfig, "head_lr")),
+         workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
+         out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+         random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
+         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
+    """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
+    from gltr.train.evaluate import random_init_spec, run_folder
+    from gltr.train.semi import semi_eval, summarize_seeds
+    eval_target(checkpoint, random_init, out)
+    results = []
+    for s in seed:
+        cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+            workers=workers, out=out and str(out),
+            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        r = semi_eval(cfg)
+        say(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
+                          f"({r['train_samples']} labelled samples)")
+        results.append(r)
+    if len(results) > 1:
+        m = summarize_seeds(results, run_folder(cfg))
+        say(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
+                          f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
+
+
+class FinetuneSchedule(str, Enum):
+    cosine = "cosine"
+    constant = "constant"
+
+
+@command()
+def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
+             benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+             seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
+             epochs: int = typer.Option(None, min=1, help="fine-tuning epochs " + default(FinetuneConfig, "epochs")),
+             batch_size: int = typer.Option(None, min=1, help="clips per step " + default(FinetuneConfig, "batch_size")),
+             lr: float = typer.Option(None, help="AdamW lr of the top block " + default(FinetuneConfig, "lr")),
+             head_lr: float = typer.Option(None, help="lr of the linear head [default: --lr]"),
+             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(FinetuneConfig, "weight_decay")),
+             warmup_epochs: int = typer.Option(None, min=0, help="linear warm-up " + default(FinetuneConfig, "warmup_epochs")),
+             schedule: FinetuneSchedule = typer.Option(None, help="lr after the warm-up " + default(FinetuneConfig, "schedule")),
+             layer_decay: float = typer.Option(None, min=0.0, max=1.0, help="each block gets this times the lr of the one "
+                                               "above " + default(FinetuneConfig, "layer_decay")),
+             label_smoothing: float = typer.Option(None, min=0.0, max=0.5, help="cross-entropy label smoothing "
+                                                   + default(FinetuneConfig, "label_smoothing")),
+             drop_path: float = typer.Option(None, min=0.0, max=0.9, help="stochastic depth of the last block "
+                                             + default(FinetuneConfig, "drop_path")),
+             workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) "
+                                         + default(FinetuneConfig, "workers")),
+             out: Path = typer.Option(None, help=EVAL_OUT_HELP),
+             random_init: bool = typer.Option(False, "--random-init", help="train from scratch (the baseline; needs --out)"),
+             preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
+             validation: bool = typer.Option(None, "--validation", help="train without the held-out training subjects "
+                                             "and score on them (data_manifests/validation/)")):
+    """Fine-tuning: the whole encoder and a linear head on 100 % of the training labels (or from scratch)."""
+    from gltr.train.evaluate import random_init_spec
+    from gltr.train.finetune import finetune_eval, summarize_finetune
+    eval_target(checkpoint, random_init, out)
+    results = []
+    for s in seed:
+        cfg = FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(
+            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+            weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule and schedule.value,
+            layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
+            out=out and str(out), validation=validation,
+            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        r = finetune_eval(cfg)
+        say(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {s}: top-1 {r['top1']:.2f}  "
+            f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
+        results.append(r)
+    if len(results) > 1:
+        m = summarize_finetune(results, cfg)
+        say(f"finetune over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}")
+
+
+@command()
+def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eval/*.json)"),
+           out: Path = typer.Option(None, help="also write the table to this file (figures go beside it)"),
+           figures: bool = typer.Option(True, help="write accuracy.png and loss-<run>.png [beside --out, else in the first run]")):
+    """All evaluation results of the runs as a markdown table beside the paper's numbers, and figures."""
+    from gltr.train.report import collect, figures as report_figures, markdown
+    rows = collect(runs)
+    if not rows:
+        fail(f"no evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
+    table = markdown(rows)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+    say(table, end="")
+    if figures:
+        written = report_figures(rows, runs, out.parent if out else runs[0])
+        say("figures: " + ", ".join(map(str, written)))
+
+
+@command()
+def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
+             run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
+             out: Path = typer.Option(None, help="folder for evidence.json, report.md and the figures "
+                                      + default(EvidenceConfig, "out")),
+             benchmark: str = typer.Option(None, help=BENCHMARK_HELP + " " + default(EvidenceConfig, "benchmark")),
+             semi_seeds: list[int] = typer.Option(None, "--semi-seed", help="repeat; none: --semi-seed -1 "
+                                                  + default(EvidenceConfig, "semi_seeds")),
+             workers: int = typer.Option(None, min=0, help="loader processes " + default(EvidenceConfig, "workers")),
+             semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
+                                            help="--no-semi-runs: gather the semi-supervised results already done, run none")):
+    """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
+    from gltr.evidence import evidence as run_evidence, semi_text
+    seeds = None if semi_seeds is None else tuple(s for s in semi_seeds if s >= 0)
+    cfg = EvidenceConfig(data=str(data), run=str(run), **given(
+        out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
+        workers=workers, semi_runs=semi_runs))
+    out = Path(cfg.out)
+    summary = run_evidence(cfg, log=lambda line: tell(line))
+    for split in ("test", "validation"):
+        for kind in ("linear", "knn"):
+            r = summary[split][kind]
+            say(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
+                              f"hand-crafted {r['handcrafted']:.1f}")
+    if cfg.semi_seeds:
+        say(semi_text(summary))
+    say(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
+                      f"{out / 'accuracy.png'}")
+
+
+@command()
+def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
+              data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
+              samples: int = typer.Option(None, min=1, help="test sequences " + default(AttentionConfig, "samples")),
+              frames: int = typer.Option(None, min=1, help="temporal-map frames, at most the model's T_max "
+                                         + default(AttentionConfig, "frames")),
+              batch_size: int = typer.Option(None, min=1, max=64, help="sequences per forward pass (bounds memory) "
+                                             + default(AttentionConfig, "batch_size")),
+              workers: int = typer.Option(None, min=0, help="loader processes " + default(AttentionConfig, "workers")),
+              out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
+    """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
+    from gltr.attention import analyse
+    cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
+                          **given(samples=samples, frames=frames, batch_size=batch_size, workers=workers,
+                                  out=str(out) if out else None))
+    summary = analyse(cfg, log=lambda line: tell(line))
+    for e in summary["encoders"]:
+        say(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
+                          f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
+    say(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
