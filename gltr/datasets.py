@@ -57,6 +57,7 @@ class DatasetInfo:
     clip_rules: tuple = (WHOLE_FILE,)   # how a sample's frames are cut from its file; the first is the default
     name_format: str = "ntu"    # the sample names' grammar (gltr.pipeline.names.NAME_PARSERS)
     action_ids: tuple = ()      # the names' action ids in label order; empty: label = action - 1
+    missing_list: str = ""      # data_manifests file of the official samples without skeletons, if any
 
     @property
     def joints(self) -> int:
@@ -65,9 +66,11 @@ class DatasetInfo:
 
 DATASETS = {
     "ntu60": DatasetInfo("ntu60", "ntu", ".skeleton", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
-                         ("first2", "energy", "denoise"), ("xsub", "xview"), 60, "ntu", 120, 120),
+                         ("first2", "energy", "denoise"), ("xsub", "xview"), 60, "ntu", 120, 120,
+                         missing_list="ntu60_missing.txt"),
     "ntu120": DatasetInfo("ntu120", "ntu", ".skeleton", 2, NTU_JOINTS, NTU_BONES, 20, (4, 8), 300, CROP,
-                          ("energy", "first2", "denoise"), ("xsub", "xset"), 120, "ntu", 120, 120),
+                          ("energy", "first2", "denoise"), ("xsub", "xset"), 120, "ntu", 120, 120,
+                          missing_list="ntu120_missing.txt"),
     "nwucla": DatasetInfo("nwucla", "nwucla", ".json", 1, UCLA_JOINTS, UCLA_BONES, 2, (4, 8), 50, SUBSAMPLE,
                           ("single",), ("view",), 10, "nwucla", 300, 300, name_format="nwucla",
                           action_ids=UCLA_ACTIONS),

@@ -20,7 +20,7 @@ from gltr.train.loss import mpdp_loss
 
 def one_step(forward, model, optimizer, motion, mask, labels, tokens, precision: str) -> float:
     start = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+    with mixed.autocast(precision, torch.device("cpu")):
         d, m = forward(motion, mask)
     loss, _ = mpdp_loss(d, m, labels[0].flatten(-2), labels[1].flatten(-2), mask, [2])
     optimizer.zero_grad(set_to_none=True)

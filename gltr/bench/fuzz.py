@@ -100,7 +100,8 @@ def bounded(fn, *args):
 def check_raw(kind: str, data: bytes, folder: Path, name: str):
     """Prepare one mutated raw file as `prepare` does: a Sample with finite arrays, or a SampleError."""
     from gltr.datasets import make_variant
-    from gltr.pipeline.names import UCLA_ACTIONS, parse_ucla_name
+    from gltr.datasets import UCLA_ACTIONS
+    from gltr.pipeline.names import parse_ucla_name
     from gltr.pipeline.sample import SampleError, read_ntu, read_ucla
     path = folder / name
     path.write_bytes(data)

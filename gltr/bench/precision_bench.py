@@ -35,7 +35,7 @@ def step_seconds(preset: str, batch: int, frames: int, steps: int) -> dict:
     for i in range(2 * steps + 2):
         precision = ("fp32", "bf16")[i % 2]
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with mixed.autocast(precision, torch.device("cpu")):
             d, m = model(motion, mask)
         loss, _ = mpdp_loss(d, m, direction.flatten(-2), magnitude.flatten(-2), mask, tokens)
         optimizer.zero_grad(set_to_none=True)

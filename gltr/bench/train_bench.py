@@ -21,7 +21,8 @@ from gltr.train.data import LoaderConfig, ShardLoader
 def clip_lengths(real: Path) -> dict:
     """Valid lengths of the real NTU files and of the NW-UCLA clips (capped at their T_max)."""
     from gltr.pipeline.sample import read_ntu, read_ucla
-    from gltr.pipeline.names import UCLA_ACTIONS, parse_ucla_name
+    from gltr.datasets import UCLA_ACTIONS
+    from gltr.pipeline.names import parse_ucla_name
     from gltr.datasets import make_variant
     if not real.is_dir():
         rng = np.random.default_rng(0)

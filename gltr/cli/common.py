@@ -211,4 +211,3 @@ def command(name: str | None = None, group=None):
                 raise typer.Exit(code) from None
         return (group or app).command(name)(run)
     return register
-

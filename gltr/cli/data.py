@@ -1,19 +1,17 @@
-"""`gltr prepare`, `verify`, `inspect`, `synth`, `manifests`, `show`: the data stage's commands."""
+"""`gltr prepare`, `verify`, `inspect`, `synth`, `manifests`: the data stage's commands."""
 import functools
 import json
-from inspect import signature
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, ShowWhat, command, console,
-                             default, fail, given, out_console, say, tell)
+from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, command, console, default, fail,
+                             given, out_console, say, tell)
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
 from gltr.safety import shown
-from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
 @command()
@@ -147,24 +145,3 @@ def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder wit
     validation = generate_validation(data)
     say(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
                       f"{len(validation)} under data_manifests/validation/")
-
-
-@command()
-def show(data: Path = typer.Argument(..., help="prepared dataset"),
-         sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
-         out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
-         what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
-                                  + default(render_sample, "what")),
-         frames: int = typer.Option(None, min=1, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
-                                    + default(render_sample, "frames")),
-         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
-             MAX_SIDE, *signature(render_sample).parameters["size"].default))):
-    """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
-    try:
-        dims = tuple(int(v) for v in size.lower().split("x")) if size else None
-        if dims is not None and len(dims) != 2:
-            raise ValueError
-    except ValueError:
-        fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
-    path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
-    say(f"-> {path}")

@@ -1,13 +1,15 @@
-"""`gltr linear`, `knn`, `semi`, `finetune`, `report`, `evidence`, `attention`: the evaluation stage's commands."""
+"""`gltr linear`, `knn`, `semi`, `finetune`, `report`, `evidence`, `attention`, `show`: evaluation and analysis."""
 from dataclasses import replace
 from enum import Enum
+from inspect import signature
 from pathlib import Path
 
 import typer
 
 from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
-                             RANDOM_INIT_HELP, command, default, fail, given, say, tell)
+                             RANDOM_INIT_HELP, ShowWhat, command, default, fail, given, say, tell)
 from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig
+from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
 def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
@@ -231,3 +233,24 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
         say(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
                           f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
     say(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
+
+
+@command()
+def show(data: Path = typer.Argument(..., help="prepared dataset"),
+         sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
+         out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
+         what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
+                                  + default(render_sample, "what")),
+         frames: int = typer.Option(None, min=1, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
+                                    + default(render_sample, "frames")),
+         size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
+             MAX_SIDE, *signature(render_sample).parameters["size"].default))):
+    """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
+    try:
+        dims = tuple(int(v) for v in size.lower().split("x")) if size else None
+        if dims is not None and len(dims) != 2:
+            raise ValueError
+    except ValueError:
+        fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
+    path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
+    say(f"-> {path}")

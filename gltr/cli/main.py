@@ -10,9 +10,9 @@ from pathlib import Path
 
 import typer
 
+from gltr.cli import data, train, evaluate, export  # noqa: F401  (in stage order: each registers its commands)
 from gltr.cli.common import app, command, default, given, say, tell
 from gltr.configs import DemoConfig
-from gltr.cli import data, train, evaluate, export  # noqa: F401  (in stage order: each registers its commands)
 
 
 @command()

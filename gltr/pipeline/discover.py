@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gltr.datasets import dataset_info
-from gltr.pipeline.names import NAME_PATTERNS, UCLA_ACTIONS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_name
+from gltr.pipeline.names import NAME_PATTERNS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_name
 
 
 @dataclass
@@ -81,7 +81,7 @@ def discover(dataset: str, raw: Path) -> Found:
         if fields is None:
             found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[info.name_format]}{suffix}"})
             continue
-        if not ntu and fields["action"] not in UCLA_ACTIONS:
+        if info.action_ids and fields["action"] not in info.action_ids:
             found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})
             continue
         if ntu and (problem := ntu_name_problem(dataset, fields)):

@@ -9,12 +9,13 @@ import re
 from functools import cache
 from pathlib import Path
 
-from gltr.datasets import DATASETS, UCLA_ACTIONS  # noqa: F401  (UCLA_ACTIONS: imported from here too)
+from gltr.datasets import DATASETS
 
 MANIFESTS = Path(__file__).parents[1] / "data_manifests"   # gltr/data_manifests: a link to the repository's, a folder when installed
 
 NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})\Z", re.ASCII)      # ASCII: no look-alike digits
 UCLA_NAME = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})\Z", re.ASCII)
+
 
 def parse_ntu_name(name: str) -> dict | None:
     """'S001C002P003R001A050' -> {'setup': 1, 'camera': 2, 'subject': 3, 'replication': 1, 'action': 50}."""
@@ -80,8 +81,8 @@ def split_of(dataset: str, benchmark: str, fields: dict) -> str:
 
 @cache
 def missing_list(dataset: str) -> frozenset:
-    """The official list of samples with missing skeletons, where data_manifests holds one (NTU's); else empty."""
-    path = MANIFESTS / f"{dataset}_missing.txt"
-    if not path.exists():
+    """The official list of samples with missing skeletons (the dataset row's file; empty where it names none)."""
+    if not DATASETS[dataset].missing_list:
         return frozenset()
+    path = MANIFESTS / DATASETS[dataset].missing_list
     return frozenset(n.strip() for n in path.read_text().splitlines() if NTU_NAME.match(n.strip()))

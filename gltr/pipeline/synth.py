@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gltr.pipeline.names import UCLA_ACTIONS, missing_list
+from gltr.datasets import UCLA_ACTIONS
+from gltr.pipeline.names import missing_list
 
 # A standing person (metres, camera space, facing the camera), NTU joint order.
 NTU_POSE = np.array([
