@@ -200,9 +200,13 @@ def bring_back(run: Path, out: Path) -> dict:
 def main() -> None:
     """One recipe: `python -m gltr.bench.gpu_training SPEC.json` writes <name>.result.json beside the spec."""
     from gltr import resources
-    resources.apply()
+    if len(sys.argv) != 2 or not sys.argv[1].endswith(".spec.json"):
+        sys.exit("usage: python -m gltr.bench.gpu_training NAME.spec.json (written by gpu_evidence's training section)")
     path = Path(sys.argv[1])
     spec = json.loads(path.read_text())
+    if not isinstance(spec, dict) or not {"name", "probe_epochs", "evals"} <= set(spec):
+        sys.exit(f"{path}: not a training spec (an object with name, evals, probe_epochs, ...)")
+    resources.apply()
     path.with_name(f"{spec['name']}.result.json").write_text(json.dumps(run_job(spec), default=float))
 
 

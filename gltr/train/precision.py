@@ -18,7 +18,9 @@ def apply(model, precision: str):
 
 
 def autocast(precision: str, device):
-    """The forward's context: bf16 autocast for a bf16 policy, none for fp32."""
+    """The forward's context: bf16 autocast for a bf16 policy, none for fp32 (a resolved precision, not "auto")."""
+    if precision not in FP32_INPUT:
+        raise ValueError(f"precision must be one of {', '.join(FP32_INPUT)} here, not {precision!r}")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32")
 
 
