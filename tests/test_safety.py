@@ -64,13 +64,13 @@ def test_a_shard_name_from_the_index_never_becomes_a_command_or_a_path(synth_ntu
 
 
 def test_a_pipe_command_gets_the_path_shell_quoted():
-    from gltr.train.fetch import locate
+    from gltr.fetch import locate
     assert locate("pipe:cat /d/{}", "shards", "xsub", "train.json") == "pipe:cat /d/shards/xsub/train.json"
     assert locate("pipe:cat /d/{}", "a b;c") == "pipe:cat /d/'a b;c'"                  # defence in depth
 
 
 def test_a_pipe_command_never_goes_through_a_shell(tmp_path):
-    from gltr.train import fetch
+    from gltr import fetch
     (tmp_path / "a b;c").write_bytes(b"data")
     marker = tmp_path / "pwned"
     where = fetch.locate(f"pipe:cat {tmp_path}/{{}}", "a b;c")
@@ -130,7 +130,7 @@ class Stalling(BaseHTTPRequestHandler):
 
 
 def test_a_stalled_server_fails_with_one_line_after_the_timeout(synth_ntu_prepared, monkeypatch):
-    from gltr.train import fetch
+    from gltr import fetch
     from gltr.train.data import LoaderConfig, ShardLoader
     Stalling.root = synth_ntu_prepared
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stalling)

@@ -35,7 +35,7 @@ def git_commit() -> str:
 
 def dataset_hash(data) -> str:
     """sha256 of the dataset's manifest.parquet, as recorded by prepare (a local folder or a URL prefix)."""
-    from gltr.train.fetch import locate
+    from gltr.fetch import locate
     from gltr.train.index import REPORT_MAX_BYTES, read_json
     where = locate(data, "prepare.json")
     files = read_json(where, REPORT_MAX_BYTES).get("files")

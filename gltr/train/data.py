@@ -4,7 +4,7 @@ webdataset's own where it has them.
     epoch_shards(index, seed, epoch)     the epoch's shard URLs (seeded shuffle) with global sample offsets
     -> split_by_worker                   DataLoader worker w reads shards w, w + n, ... (n workers)
     -> opened                            each shard read whole (local, http(s)://, pipe:; bounded by its size
-                                         in the index and by a timeout: gltr.train.fetch) and its sha256 checked
+                                         in the index and by a timeout: gltr.fetch) and its sha256 checked
     -> expanded (wds tar_file_expander), wds group_by_keys   tar members -> {"__key__", "motion.npy": bytes, ...}
     -> numbered                          each sample's global index (shard offset + position)
     -> split_by_node                     rank r keeps global indices i with i % world == r, before decoding:
@@ -39,9 +39,9 @@ from webdataset.autodecode import Decoder, DecodingError
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from gltr.datasets import LABEL, MOTION, MOTION_NPY
-from gltr.train import fetch
+from gltr import fetch
 from gltr.train.augment import interpolate, shear
-from gltr.train.fetch import locate
+from gltr.fetch import locate
 from gltr.train.index import read_index
 
 MANIFEST_MAX_BYTES = 1 << 30        # manifest.parquet: ~2 MB for NTU-120

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from gltr.datasets import Variant
 from gltr.safety import check_name
-from gltr.train import fetch
-from gltr.train.fetch import is_url, locate
+from gltr import fetch
+from gltr.fetch import is_url, locate
 
 INDEX_MAX_BYTES = 64 << 20          # an index JSON: a few hundred shards, a few hundred bytes each
 REPORT_MAX_BYTES = 256 << 20        # prepare.json: every failed file of a 114k-file tree is well below this
