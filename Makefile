@@ -80,7 +80,7 @@ evidence: setup
 	$(BIN)/gltr evidence --data $(EV_DATA) --run $(EV_RUN) --out $(EV_OUT) $(EV_SEMI)
 
 manifests: setup
-	$(BIN)/gltr manifests --data ../shared/data
+	$(BIN)/gltr manifests --data ../shared/data --out data_manifests
 
 demo: setup
 	$(BIN)/gltr demo --out demo --workers $(WORKERS)
@@ -93,7 +93,9 @@ bench: setup
 bench-scale: setup
 	$(BIN)/python -m gltr.bench.scale_bench --out bench --real $(REAL)
 
-# property-based fuzzing at scale: 4 input kinds x FUZZ_EXAMPLES -> bench/fuzz.json (make test runs a bounded version)
+# property-based fuzzing at scale: every reader gltr has, 9 input kinds (gltr/bench/fuzz.py WEIGHTS: 2 x FUZZ_EXAMPLES
+# each for ntu, nwucla, pku, index, tar; 0.8 x for prepare_json, eval_json; the checkpoint (399) and options (714)
+# grids whole): ~29,000 examples, ~20 min on one core -> bench/fuzz.json (make test runs a bounded version)
 FUZZ_EXAMPLES ?= 2500
 fuzz: setup
 	$(BIN)/python -m gltr.bench.fuzz --out bench --examples $(FUZZ_EXAMPLES)

@@ -26,6 +26,7 @@ from gltr.configs import AttentionConfig
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader
 from gltr.train.evaluate import check_compatible, load_encoder
+from gltr.train.index import identity
 
 
 class AttentionStats:
@@ -115,7 +116,7 @@ def analyse(cfg: AttentionConfig, log=print) -> dict:
         log(f"{ckpt}: intervals {mc['intervals']}, {stats['sequences']} sequences, mean attended distance per block "
             + ", ".join(f"{sum(d) / len(d):.2f}" for d in stats["mean_distance"]))
     summary = {"data": cfg.data, "benchmark": cfg.benchmark, "split": "test", "frames": cfg.frames,
-               "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data), "git_commit": checkpoint.git_commit(),
+               "dataset_identity": identity(cfg.data), "git_commit": checkpoint.git_commit(),
                "encoders": results}
     out.mkdir(parents=True, exist_ok=True)
     (out / "attention.json").write_text(json.dumps(summary) + "\n")

@@ -16,10 +16,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from gltr import plots
+from gltr import plots, records
 from gltr.configs import EvidenceConfig
 from gltr.train import checkpoint
-from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id
+from gltr.train.index import identity
+from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id, run_folder
 from gltr.train.report import PAPER, collect, figures as report_figures, markdown
 from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
 
@@ -56,14 +57,14 @@ def probe_curve(run: Path, data: str, benchmark: str, out: Path, workers: int, e
 def earlier_result(cfg: SemiConfig) -> dict | None:
     """The result file of an identical earlier semi run (same config, encoder and dataset), so that an
     interrupted evidence run, or one whose random-init runs were done ahead, resumes instead of redoing."""
-    path = Path(cfg.out or Path(cfg.checkpoint).resolve().parents[1]) / "eval" / \
+    path = run_folder(cfg) / "eval" / \
         f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json"
     if not path.exists():
         return None
-    r = json.loads(path.read_text())
+    r = records.read(path, records.EvalResult).model_dump()
     encoder = checkpoint.load_meta(cfg.checkpoint)["weights_sha256"] if cfg.checkpoint else random_weights_id(cfg.random_init)
-    same = comparable(r["config"]) == comparable({k: v for k, v in asdict(cfg).items() if k != "random_init"}) \
-        and r["checkpoint_sha256"] == encoder and r["dataset_manifest_sha256"] == checkpoint.dataset_hash(cfg.data)
+    same = comparable(r["config"] or {}) == comparable({k: v for k, v in asdict(cfg).items() if k != "random_init"}) \
+        and r["checkpoint_sha256"] == encoder and r["dataset_identity"] == identity(cfg.data)
     return r if same else None
 
 
@@ -76,7 +77,7 @@ def evidence(cfg: EvidenceConfig, log=print) -> dict:
     """Run every evaluation of `cfg.run` (see the module docstring); return and write the summary."""
     started = time.perf_counter()
     data, run, out, benchmark, workers = cfg.data, Path(cfg.run), Path(cfg.out), cfg.benchmark, cfg.workers
-    pretrain = json.loads((run / "pretrain.json").read_text())
+    pretrain = records.read(run / "pretrain.json", records.PretrainRecord).model_dump(by_alias=True)
     src = sources(run, out, pretrain["model_config"])
     summary = {"dataset": pretrain["dataset"], "benchmark": benchmark, "run": str(run),
                "recipe": {k: pretrain["run_config"].get(k, default) for k, default in RECIPE.items()},

@@ -32,8 +32,8 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
     assert r["protocol"] == "cached" and r["dataset_variant"]["bodies"] == "energy" and r["epochs"] == 3
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", r["git_commit"]) and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
     assert 0 <= r["top1"] <= r["top5"] <= 100
-    prepare_report = json.loads((synth_ntu_prepared / "prepare.json").read_text())
-    assert r["dataset_manifest_sha256"] == prepare_report["files"]["manifest.parquet"]
+    from gltr.train.index import identity
+    assert r["dataset_identity"] == identity(synth_ntu_prepared)
     knn = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
                              k=5, workers=0))
     assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub-k5.json").exists()   # k other than 20: named by k

@@ -13,7 +13,8 @@ import zarr
 
 from gltr.datasets import Variant, make_variant
 from gltr.export.mamp import export_mamp
-from gltr.pipeline.pku import ALL_ZERO, parse_labels, parse_sequence
+from gltr.pipeline.pku import (ALL_ZERO, MAX_COVER, PkuError, overlap_problem, parse_labels, parse_sequence,
+                               read_split)
 from gltr.pipeline.prepare import exit_status, prepare
 from gltr.pipeline.synth import synth_pku
 from gltr.pipeline.verify import verify
@@ -154,10 +155,10 @@ def test_bad_rows_fail_with_reasons_and_the_run_goes_on(real, tmp_path):
     assert report["counts"]["prepared"] == 2 and exit_status(report) == 1
     assert reasons["skeleton/A10N08-L.txt (label row 2)"].startswith("frames 150-150: start must be below end")
     assert reasons["skeleton/A10N08-L.txt (label row 3)"] == "frames 900-1200 run past the sequence's 1040 frames"
-    assert "not a number" in reasons["label/A10N08-L.txt row 4"]
-    assert "integers" in reasons["label/A10N08-L.txt row 5"]
+    assert "must be integers in ASCII digits" in reasons["label/A10N08-L.txt row 4"]       # x
+    assert "must be integers in ASCII digits" in reasons["label/A10N08-L.txt row 5"]       # 3.5
     assert reasons["label/A10N08-L.txt row 6"] == "class 60 out of range 1-41"
-    assert reasons["skeleton/A11N01-R.txt (label row 1)"] == "row 1 holds 3 numbers, not 150"
+    assert reasons["skeleton/A11N01-R.txt (label row 1)"] == "line 1 holds 3 numbers, not 150"
     assert "cannot read the label file" in reasons["label/A12N01-R.txt"]
     assert "bad file name" in reasons["skeleton/bad-name.txt"]
     assert list(report["splits"]) == ["xsub"]
@@ -191,3 +192,126 @@ def test_cli_synth_and_prepare_both_phases(tmp_path):
         assert report["counts"]["prepared"] >= 18 and report["counts"]["failed"] == 0
         with tarfile.open(next((out / "shards" / "xsub").glob("train-*.tar"))) as t:
             assert any(n.endswith(".motion.npy.gz") for n in t.getnames())
+
+
+# ----------------------------------------------------------------------------- issue 25: hardening
+
+def test_a_149_number_row_then_a_151_number_row_is_refused():
+    """The numbers of a frame are never borrowed from the next row: every row holds exactly 150."""
+    row = " ".join(["0.5"] * 150)
+    data = (" ".join(["0.5"] * 149) + "\n" + " ".join(["0.5"] * 151) + "\n" + row + "\n").encode()
+    with pytest.raises(ValueError):
+        np.loadtxt(io.BytesIO(data))                                   # MAMP's parse refuses it too
+    with pytest.raises(PkuError, match=r"^line 1 holds 149 numbers, not 150$"):
+        parse_sequence(data)
+    with pytest.raises(PkuError, match=r"^line 3 holds 151 numbers, not 150$"):
+        parse_sequence((row + "\n\n" + " ".join(["0.5"] * 151) + "\n").encode())   # a blank line still counts
+
+
+@pytest.mark.parametrize("bad", ["1 2\x0c3", "0x1f", "1_0", "\u0661", "1,5", "--1", "1.2.3"])
+def test_a_skeleton_value_that_is_not_a_plain_decimal_names_its_line(bad):
+    row = " ".join(["0.5"] * 149)
+    data = f"{row} 1\n{row} {bad}\n".encode()
+    with pytest.raises(PkuError, match=r"^line 2( holds b'.+', not part of a number|: '.+' is not a number)$"):
+        parse_sequence(data)
+
+
+def test_a_skeleton_file_splits_at_newlines_only_and_accepts_crlf():
+    row = " ".join(["0.25"] * 150)
+    assert parse_sequence(f"{row}\r\n {row}\r\n".encode()).shape == (2, 150)
+    assert parse_sequence(f"{row}\n\n\n {row}".encode()).shape == (2, 150)          # blank lines and no final \n
+    for sep in ("\x0c", "\x0b", "\x1c", "\r", "\u2028", "\x85"):
+        with pytest.raises(PkuError, match=r"^line 1"):
+            parse_sequence(f"{row}{sep}{row}\n".encode())
+
+
+@pytest.mark.parametrize("field", ["\u0661\u0660", "1_0", "1e1", "12.0", "+10", "-1", "10\x0c", "", "9" * 5000])
+def test_label_fields_are_ascii_digits_only(field):
+    for row in (f"{field},12,150,1", f"10,{field},150,1", f"10,12,150,{field}"):
+        entries = parse_labels(row.encode() + b"\n10,160,300,2\n")
+        assert isinstance(entries[0], str) and "ASCII digits" in entries[0], (row, entries)
+        assert entries[1] == (10, 160, 300)
+
+
+@pytest.mark.parametrize("sep", ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r"])
+def test_label_rows_split_at_newlines_only(sep):
+    """A row is what ends at \\n (or \\r\\n): the row numbers, and so the sample ids, stay MAMP's."""
+    entries = parse_labels(f"10,12,150,1{sep}10,160,300,2\n10,310,700,1\r\n".encode())
+    assert len(entries) == 2 and isinstance(entries[0], str) and entries[1] == (10, 310, 700)
+
+
+def test_a_split_file_splits_at_newlines_only(tmp_path):
+    path = tmp_path / "cross_view_v2.txt"
+    path.write_bytes("Training videos:\x0c\u2028\r\nA10N08-L, A01N01-M\r\nValidation videos: \n".encode())
+    assert read_split(path) == {"A10N08-L", "A01N01-M"}
+
+
+def test_a_non_finite_value_fails_only_the_instances_that_hold_it(real, tmp_path):
+    root = real_tree(real, tmp_path / "v2")
+    path = root / "skeleton" / "A10N08-L.txt"
+    lines = path.read_bytes().split(b"\n")
+    for frame, value in ((1000, b"inf"), (200, b"nan")):               # in label rows 4 (720-1039) and 2 (160-300)
+        fields = lines[frame].split(b" ")
+        fields[-1] = value
+        lines[frame] = b" ".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    report = prepare("pkummd2", root, tmp_path / "out", log=lambda line: None)
+    reasons = {f["file"]: f["reason"] for f in report["failed"]}
+    assert report["counts"]["prepared"] == 2 and sorted(reasons) == [
+        "skeleton/A10N08-L.txt (label row 2)", "skeleton/A10N08-L.txt (label row 4)"]
+    assert reasons["skeleton/A10N08-L.txt (label row 4)"].startswith("frame 1000 of the sequence holds a non-finite")
+    assert reasons["skeleton/A10N08-L.txt (label row 2)"].startswith("frame 200 of the sequence holds a non-finite")
+
+
+def test_overlapping_label_rows_over_the_ceiling_fail_their_sequence(real, tmp_path):
+    """50 copies of one 1,000-frame row on a 1,040-frame sequence: one line for the label file, nothing prepared."""
+    root = real_tree(real, tmp_path / "v2", "10,0,1000,1\n" * 50)
+    report = prepare("pkummd2", root, tmp_path / "out", log=lambda line: None)
+    assert report["counts"]["prepared"] == 0 and len(report["failed"]) == 1
+    failure = report["failed"][0]
+    assert failure["file"] == "label/A10N08-L.txt"
+    assert failure["reason"] == (f"instances ending by frame 1000 hold 3000 frames, over {MAX_COVER} x 1000: "
+                                 f"the label rows overlap (at most {MAX_COVER} instances per frame on average)")
+
+
+def test_the_ceiling_passes_tiling_rows_and_refuses_overlap():
+    assert overlap_problem([(s, s + 1) for s in range(100)]) is None                # one-frame instances tiling
+    assert overlap_problem([(0, 10), (0, 10), (10, 30), (12, 30)]) is None           # every frame in 2 instances
+    assert overlap_problem([(0, 10), (0, 10), (0, 10)]).startswith("instances ending by frame 10 hold 30 frames")
+    assert overlap_problem([(0, 10), (0, 10), (10, 30), (9, 30)]).startswith("instances ending by frame 30 hold 61")
+    assert overlap_problem([(5, 1), (7, 7)]) is None                   # rows that fail anyway count nothing
+
+
+def test_synthetic_label_files_are_well_under_the_ceiling(tmp_path):
+    synth_pku(tmp_path, 12, seed=3)
+    for label in (tmp_path / "label").glob("*.txt"):
+        spans = [(s, e) for _, s, e in parse_labels(label.read_bytes())]
+        assert overlap_problem(spans) is None and overlap_problem([(s, e) for s, e in spans for _ in (0, 1)]) is None
+
+
+PEAK_SCRIPT = r'''
+import sys, numpy as np
+from gltr.pipeline.pku import parse_sequence
+def kb(key):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
+data = open(sys.argv[1], "rb").read()
+before = kb("VmRSS:")
+x = parse_sequence(data)
+print(before, kb("VmHWM:"), x.nbytes // 1024, x.shape[0])
+'''
+
+
+def test_parsing_a_large_skeleton_file_stays_within_a_few_arrays_of_memory(tmp_path):
+    """Peak RSS growth while parsing a 20 MB file: at most 2.5 x its float32 array (+ 8 MB of slack)."""
+    rng = np.random.default_rng(0)
+    block = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in rng.normal(0, 1, (500, 150))) + "\n"
+    path = tmp_path / "A01N01-L.txt"
+    path.write_text(block * 28)                                           # 14,000 frames, ~20 MB
+    script = tmp_path / "peak.py"
+    script.write_text(PEAK_SCRIPT)
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, check=True)
+    before, peak, array, frames = map(int, out.stdout.split())
+    assert frames == 14000 and array == 14000 * 150 * 4 // 1024
+    assert peak - before <= 2.5 * array + 8192, (peak - before, array)

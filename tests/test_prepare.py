@@ -7,7 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
+import pytest
+import zarr
 
 from gltr.pipeline.prepare import prepare
 from gltr.pipeline.verify import verify
@@ -218,3 +221,46 @@ def test_inspect_reports_counts(synth_ntu_prepared):
     assert sum(b["count"] for b in s["length"]["histogram"]) == 60
     result = subprocess.run(GLTR + ["inspect", str(synth_ntu_prepared)], capture_output=True, text=True)
     assert result.returncode == 0 and "xsub/train" in result.stdout
+
+
+def absurd_raw(dataset: str, raw: Path, value: float) -> str:
+    """A synthetic raw folder of `dataset` whose first sample holds `value` in one hand joint (not the centre, not
+    a shoulder: nothing but the bound notices it); returns the failure key that sample gets in the report."""
+    from gltr.pipeline.synth import synth_ntu, synth_nwucla, synth_pku
+    if dataset == "ntu120":
+        path = synth_ntu(raw, 3, seed=1, classes=3)[0]
+        lines = path.read_bytes().split(b"\n")
+        lines[11] = b" ".join([str(value).encode()] + lines[11].split(b" ")[1:])    # frame 1, body 1, joint 8
+        path.write_bytes(b"\n".join(lines))
+        return path.name
+    if dataset == "nwucla":
+        path = synth_nwucla(raw, 3, seed=1, classes=3)[0]
+        record = json.loads(path.read_text())
+        record["skeletons"][0][7][0] = value
+        path.write_text(json.dumps(record))
+        return path.name
+    path = synth_pku(raw, 3, seed=1)[0]
+    lines = path.read_bytes().split(b"\n")
+    start = int((raw / "label" / path.name).read_text().split(",")[1])
+    fields = lines[start].split()
+    fields[21] = str(value).encode()                                                   # person 1, joint 8, x
+    lines[start] = b" " + b" ".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    return f"skeleton/{path.name} (label row 1)"
+
+
+@pytest.mark.parametrize("dataset", ["ntu120", "nwucla", "pkummd2"])
+def test_a_physically_absurd_coordinate_fails_its_sample(dataset, tmp_path):
+    """One shared bound (COORD_MAX_M) on every dataset: 3e38 in one joint fails the sample, naming the value;
+    a far but possible 99 m prepares, with finite motion (trajectory slot included)."""
+    from gltr.pipeline.sample import COORD_MAX_M
+    failing = absurd_raw(dataset, tmp_path / "raw", 3e38)
+    report = prepare(dataset, tmp_path / "raw", tmp_path / "out", log=lambda line: None)
+    assert [f["file"] for f in report["failed"]] == [failing]
+    assert report["failed"][0]["reason"].startswith(f"a coordinate of 3e+38 (body 1, joint 8) is beyond "
+                                                    f"±{COORD_MAX_M:g} m")
+    absurd_raw(dataset, tmp_path / "raw2", COORD_MAX_M - 1)
+    report = prepare(dataset, tmp_path / "raw2", tmp_path / "out2", log=lambda line: None)
+    assert report["counts"]["failed"] == 0
+    motion = np.asarray(zarr.open_group(str(tmp_path / "out2" / "store.zarr"), mode="r")["motion"])
+    assert np.isfinite(motion).all() and np.abs(motion).max() < 4 * COORD_MAX_M

@@ -26,7 +26,7 @@ def test_loss_decreases_on_synthetic_data(synth_ntu_prepared, tmp_path):
     meta = json.loads((tmp_path / "run/checkpoints/latest.json").read_text())
     assert meta["loader"] == {"epoch": 8, "batch": 0, "workers": 0} and meta["step"] == 40
     assert meta["model_config"]["persons"] == 2 and meta["dataset"] == "ntu120"
-    assert len(meta["dataset_manifest_sha256"]) == 64
+    assert len(meta["dataset_identity"]) == 64
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", meta["git_commit"]), meta["git_commit"]   # "unknown" fails
     assert (tmp_path / "run/checkpoints/epoch-0008.pt").exists()
     assert list((tmp_path / "run/tb").iterdir())

@@ -82,10 +82,9 @@ def test_every_protocol_on_synthetic_pku(pku, tmp_path, monkeypatch):
     assert knn["k"] == 1 and (run / "eval" / "knn-xsub-k1.json").exists()
     linear_eval(LinearConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, epochs=3, workers=0))
     # semi 1 %: PKU-MMD's lists come from the raw label and split files (gltr manifests --pkummd2 RAW)
-    monkeypatch.setattr(sample_lists, "SEMI", tmp_path / "semi")
-    index = sample_lists.generate_pku("pkummd2", raw)
+    index = sample_lists.generate_pku("pkummd2", raw, data / "manifests" / "semi")   # into the dataset, where semi looks
     assert "pkummd2/xsub/1pct_seed0.txt" in index
-    names, _ = sample_lists.read_list("pkummd2", "xsub", 1, 0)
+    names, _ = sample_lists.read_list("pkummd2", "xsub", 1, 0, data)
     assert len(names) == 5                                                    # one clip per class
     semi = semi_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt, epochs=2))
     assert semi["train_samples"] == 5 and sorted(semi["used_samples"]) == sorted(names)

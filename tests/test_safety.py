@@ -3,6 +3,7 @@
 synthetic data only, so these run without ../shared/data."""
 import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -84,10 +85,11 @@ def test_counts_and_sizes_in_an_index_are_bounded_before_use(synth_ntu_prepared,
     from gltr.train.index import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
-    cases = {"num_samples": (lambda ix: ix.update(num_samples=10 ** 13), "is not the sum of its shards"),
+    cases = {"num_samples": (lambda ix: ix.update(num_samples=10 ** 13), "num_samples"),
+             "sum": (lambda ix: ix.update(num_samples=ix["num_samples"] + 1), "is not the sum of its shards"),
              "shard count": (lambda ix: ix["shards"][0].update(num_samples=10 ** 13), "num_samples"),
              "bytes": (lambda ix: ix["shards"][0].update(bytes=-1), "bytes"),
-             "sha": (lambda ix: ix["shards"][0].update(sha256="x"), "no valid sha256"),
+             "sha": (lambda ix: ix["shards"][0].update(sha256="x"), "sha256: String should match"),
              "classes": (lambda ix: ix.update(num_classes=1e9), "num_classes")}
     for what, (change, message) in cases.items():
         index = json.loads(json.dumps(good))
@@ -236,7 +238,7 @@ def test_resume_on_another_dataset_or_benchmark_is_refused(synth_ntu_prepared, t
     other = tmp_path / "other"
     synth_ntu(tmp_path / "raw2", 60, seed=9, classes=6)
     prepare("ntu120", tmp_path / "raw2", other, shard_size=16, log=lambda line: None)
-    with pytest.raises(ValueError, match=r"was trained on dataset \(manifest sha256\)"):
+    with pytest.raises(ValueError, match=r"was trained on dataset identity"):
         train(PretrainConfig(data=str(other), resume=True, **common))
     with pytest.raises(ValueError, match="was trained on benchmark xsub"):
         train(PretrainConfig(data=str(synth_ntu_prepared), resume=True, **{**common, "benchmark": "xset"}))
@@ -273,8 +275,10 @@ def test_a_tampered_or_truncated_feature_cache_is_rebuilt(synth_ntu_prepared, ti
     caches[0].write_bytes(caches[0].read_bytes()[:1000])                       # truncated
     assert knn_eval(cfg)["top1"] == honest
     identity = torch.load(caches[0], weights_only=True)["identity"]
-    assert identity["dataset_manifest_sha256"] == json.loads(
-        (synth_ntu_prepared / "prepare.json").read_text())["files"]["manifest.parquet"]
+    report = json.loads((synth_ntu_prepared / "prepare.json").read_text())
+    decides = {k: v for k, v in report["files"].items() if k == "manifest.parquet" or re.fullmatch(r"shards/.*\.json", k)}
+    assert identity["dataset_identity"] == hashlib.sha256(json.dumps(
+        {"variant": report["variant"], "files": decides}, sort_keys=True).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- 3. no silent non-finite numbers
@@ -289,11 +293,13 @@ def test_a_coordinate_near_the_float32_limit_fails_its_file(tmp_path):
     paths[0].write_bytes(b"\n".join(lines))
     report = prepare("ntu120", tmp_path / "raw", tmp_path / "out", log=lambda line: None)
     assert [f["file"] for f in report["failed"]] == [paths[0].name]
-    assert "not finite" in report["failed"][0]["reason"]
+    assert "beyond ±100 m" in report["failed"][0]["reason"]               # before any difference overflows
 
 
-def test_a_value_beyond_float16_is_refused_by_the_pyskl_export(tmp_path):
+def test_a_value_beyond_float16_is_refused_by_the_pyskl_export(tmp_path, monkeypatch):
     from gltr.export.pyskl import export_pyskl
+    from gltr.pipeline import sample
+    monkeypatch.setattr(sample, "COORD_MAX_M", 1e5)    # prepare refuses it at its ±100 m; the export keeps its own guard
     paths = synth_ntu(tmp_path / "raw", 2, seed=1, classes=2)
     lines = paths[0].read_bytes().split(b"\n")
     fields = lines[4].split(b" ")
@@ -340,8 +346,8 @@ def test_every_user_error_is_one_line_without_a_traceback(synth_ntu_prepared, ti
                           "--out", tmp_path / "r2"], "127.0.0.1:9"),
         "pipe fails": (["pretrain", "--data", "pipe:false {}", "--benchmark", "xsub", *train, "--out", tmp_path / "r3"],
                        "exited with status 1"),
-        "weights_only refusal": (["linear", "--checkpoint", pickled, "--data", data, "--benchmark", "xsub"],
-                                 "is not a gltr checkpoint"),
+        "weights_only refusal": (["linear", "--checkpoint", pickled, "--data", data, "--benchmark", "xsub",
+                                  "--out", tmp_path / "lin"], "is not a gltr checkpoint"),
         "bad eval JSON in report": (["report", tmp_path / "run"], "linear-x.json"),
         "verify a file": (["verify", tmp_path / "afile"], "afile"),
         "export into a file": (["export", "ctrgcn", data, "--out", tmp_path / "afile"], "afile"),
@@ -494,7 +500,7 @@ def test_a_tampered_variant_in_an_index_is_refused(synth_ntu_prepared, tmp_path)
     from gltr.train.index import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
-    for change, message in ((lambda ix: ix.pop("variant"), "not a JSON object"),
+    for change, message in ((lambda ix: ix.pop("variant"), "variant: Field required"),
                             (lambda ix: ix.update(variant="x"), "not a JSON object"),
                             (lambda ix: ix["variant"].update(t_max=10 ** 9), "t_max"),
                             (lambda ix: ix["variant"].update(persons="2"), "persons"),

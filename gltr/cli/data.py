@@ -129,19 +129,29 @@ def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .sk
 
 
 @command()
-def manifests(data: Path = typer.Option(Path("../shared/data"), help="folder with ntu_available/ and nw_ucla/"),
+def manifests(data: Path = typer.Option(None, help="the folder with ntu_available/ and nw_ucla/ [default: "
+                                        "../shared/data]; with --pkummd1/2: the prepared dataset the lists belong "
+                                        "to (written to DATA/manifests/semi/, where semi finds them)"),
+              out: Path = typer.Option(None, help="the folder to write semi/ and validation/ into (the repository's "
+                                       "data_manifests to regenerate the committed lists: `make manifests`); "
+                                       "nothing is ever written into the installed package by default"),
               pkummd1: Path = typer.Option(None, help="instead: make PKU-MMD Phase I's lists from this raw folder's "
                                            "label and split files"),
               pkummd2: Path = typer.Option(None, help="instead: the same for Phase II")):
-    """Regenerate the semi-supervised and validation sample lists in data_manifests/ (deterministic)."""
-    from gltr.pipeline.sample_lists import generate, generate_pku, generate_validation
+    """Make the semi-supervised and validation sample lists (deterministic), all or none."""
+    from gltr.pipeline.sample_lists import generate_pku, pku_root, regenerate
     pku = {name: raw for name, raw in (("pkummd1", pkummd1), ("pkummd2", pkummd2)) if raw is not None}
-    for name, raw in pku.items():
-        index = generate_pku(name, raw)
-        say(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists under data_manifests/semi/")
+    if len(pku) > 1:
+        raise ValueError("--pkummd1 and --pkummd2: one at a time, each phase's lists belong to its own prepared "
+                         "dataset")
     if pku:
+        (name, raw), = pku.items()
+        root = pku_root(name, data, out)
+        index = generate_pku(name, raw, root)
+        say(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists to {root}")
         return
-    index = generate(data)
-    validation = generate_validation(data)
-    say(f"wrote {len(index)} sample lists under data_manifests/semi/ and "
-                      f"{len(validation)} under data_manifests/validation/")
+    if out is None:
+        raise ValueError("no --out: the lists are written into an explicit folder, never into the installed "
+                         "package (--out data_manifests in a checkout, as `make manifests` does)")
+    index, validation = regenerate(data or Path("../shared/data"), out)
+    say(f"wrote {len(index)} sample lists to {out / 'semi'} and {len(validation)} to {out / 'validation'}")

@@ -8,6 +8,7 @@ import typer
 
 from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
                              RANDOM_INIT_HELP, ShowWhat, command, default, fail, given, say, tell)
+from gltr.safety import atomic_file
 from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig
 from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
@@ -170,13 +171,17 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
            figures: bool = typer.Option(True, help="write accuracy.png and loss-<run>.png [beside --out, else in the first run]")):
     """All evaluation results of the runs as a markdown table beside the paper's numbers, and figures."""
     from gltr.train.report import collect, figures as report_figures, markdown
-    rows = collect(runs)
+    stale = []
+    rows = collect(runs, stale)
+    for path, why in stale:
+        tell(f"warning: {path} left out: {why}")
     if not rows:
-        fail(f"no evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
-    table = markdown(rows)
+        fail(f"no current evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
+    table = markdown(rows) + "".join(f"\nLeft out, stale: {path} ({why})" for path, why in stale) + ("\n" if stale else "")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+        with atomic_file(out) as tmp:
+            tmp.write_text(table)
     say(table, end="")
     if figures:
         written = report_figures(rows, runs, out.parent if out else runs[0])

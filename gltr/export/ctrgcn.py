@@ -16,7 +16,6 @@ by camera) in CTR-GCN's id order, by name within each. The .npy members are stre
 in `workers` processes (in order, a bounded number in flight); each is parsed once per pass.
 """
 import hashlib
-import json
 import zipfile
 from pathlib import Path
 
@@ -132,12 +131,13 @@ def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print, overwrite: b
     """Write each benchmark's .npz under `out` (never inside the dataset or its raw folder; replacing only files
     gltr exported); return {file: {"train": N, "test": N, "frames": T}}."""
     data, out = Path(data), Path(out)
-    report = json.loads((data / "prepare.json").read_text())
+    report = target.prepare_report(data)
     variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
     if variant.info.family != "ntu":
         raise ValueError(f"{data}: CTR-GCN's .npz files are NTU's; this dataset is {variant.dataset}")
-    raw = Path(raw or report["raw"])
-    target.check_outside(out, data, raw)
+    recorded = target.recorded_raw(data, report)
+    raw = recorded if raw is None else Path(raw)
+    target.check_outside(out, data, [raw, recorded])        # the given --raw and the folder prepare read
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder")
     with target.lock(out):

@@ -16,7 +16,6 @@ data; gltr's prepare fails a row whose frames run past the sequence (MAMP keeps 
 and a row it cannot parse (MAMP stops), and both skip an all-zero instance.
 Memory stays flat: one sequence is parsed at a time, one sample written at a time.
 """
-import json
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ def export_mamp(data, out, raw=None, log=print, overwrite: bool = False) -> dict
     """Write each prepared benchmark's .npz under `out` (never inside the dataset or its raw folder; replacing only
     files gltr exported); return {file: {"train": N, "test": N}}."""
     data, out = Path(data), Path(out)
-    report = json.loads((data / "prepare.json").read_bytes()[:64 << 20])
+    report = target.prepare_report(data)
     variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
     if variant.info.family != "pku":
         raise ValueError(f"{data}: MAMP's PKUv1/PKUv2 files are PKU-MMD's; this dataset is {variant.dataset}")
@@ -46,8 +45,9 @@ def export_mamp(data, out, raw=None, log=print, overwrite: bool = False) -> dict
         raise ValueError(f"{data}: prepared with --clip {variant.clip}; MAMP's files slice [start:end): prepare "
                          f"again without --clip")
     benchmarks = tuple(report["splits"])
-    raw = Path(raw or report["raw"])
-    target.check_outside(out, data, raw)
+    recorded = target.recorded_raw(data, report)
+    raw = recorded if raw is None else Path(raw)
+    target.check_outside(out, data, [raw, recorded])        # the given --raw and the folder prepare read
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder")
     with target.lock(out):

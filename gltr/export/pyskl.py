@@ -10,7 +10,6 @@ each annotation {"frame_dir": sample id, "label": 0-based, "total_frames": T, "k
 The bodies and frames are those of the prepared dataset (its `--bodies` rule; NTU clips longer
 than T_max = 300 frames keep their first 300).
 """
-import json
 import pickle
 from pathlib import Path
 
@@ -62,8 +61,7 @@ def export_pyskl(data, out, overwrite: bool = False) -> dict:
     """Write the annotation file `out` (under a temporary name, then renamed; never inside the dataset or its raw
     folder; replacing only a file gltr exported); return counts."""
     data, out = require_prepared(data), Path(out)
-    raw = json.loads((data / "prepare.json").read_text()).get("raw") if (data / "prepare.json").is_file() else None
-    target.check_outside(out, data, raw)
+    target.check_outside(out, data, [target.recorded_raw(data, target.prepare_report(data))])
     variant = Variant.from_dict(dict(zarr.open_group(data / "store.zarr", mode="r").attrs["variant"]),
                                 str(data / "store.zarr"))
     with target.lock(out.parent):

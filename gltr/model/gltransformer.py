@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gltr import records
+
 NUM_DIRECTIONS, NUM_MAGNITUDES = 27, 16
 INITS = ("torch", "trunc_normal")
 
@@ -58,21 +60,24 @@ class GLTConfig:
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "GLTConfig":
         """The config stored in a checkpoint (`source`, named in errors), upgraded: fields renamed since
-        are renamed, fields added since get the value that reproduces the older model (CONFIG_ADDED)."""
+        are renamed, fields added since get the value that reproduces the older model (CONFIG_ADDED); then
+        checked (gltr.records.ModelConfig: types, ranges, divisibility, the memory its weights would take)
+        before anything is built."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: the model config is not a JSON object")
         d = {CONFIG_RENAMED.get(k, k): v for k, v in d.items()}
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"{source}: unknown model config field(s) {', '.join(sorted(unknown))}: "
+            raise ValueError(f"{source}: unknown model config field(s) {', '.join(sorted(map(str, unknown)))}: "
                              f"written by a newer gltr?")
         missing = names - set(d) - set(CONFIG_ADDED)
         if missing:
             raise ValueError(f"{source}: the model config lacks {', '.join(sorted(missing))}, and no upgrade "
                              f"for it is known")
         d = {**{k: v for k, v in CONFIG_ADDED.items() if k not in d}, **d}
-        if d["init"] not in INITS:
-            raise ValueError(f"{source}: init must be one of {', '.join(INITS)}, not {d['init']!r}")
-        return cls(**{**d, "intervals": tuple(d["intervals"])})
+        checked = records.check(d, records.ModelConfig, f"{source}: model_config")   # types, ranges, size
+        return cls(**{**checked.model_dump(), "intervals": tuple(checked.intervals)})
 
 
 # Checkpoint upgrades. A renamed field: old name -> new name. An added field: the value that gives

@@ -1,20 +1,24 @@
 """`gltr inspect DIR`: what a prepared dataset holds (counts per split and class, lengths, variant)."""
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from gltr.datasets import Variant
+from gltr import records
 
 
 def summarize(root: Path) -> dict:
     root = Path(root)
-    report = json.loads((root / "prepare.json").read_text())
+    prepared = records.read(root / "prepare.json", records.PrepareReport)
+    report = {**prepared.model_dump(exclude={"variant"}), "variant": prepared.variant.to_dict()}
     manifest = pq.read_table(root / "manifest.parquet").to_pydict()
+    missing = [f"split_{b}" for b in report["splits"] if f"split_{b}" not in manifest] + [
+        c for c in ("label", "length") if c not in manifest]
+    if missing:
+        raise ValueError(f"{root / 'manifest.parquet'}: no column {', '.join(missing)} (prepare.json names it)")
     labels = np.asarray(manifest["label"], np.int64)
     lengths = np.asarray(manifest["length"], np.int64)
-    t_max = Variant.from_dict(report["variant"], str(root / "prepare.json")).t_max
+    t_max = prepared.variant.t_max
     edges = np.linspace(0, t_max, 11).astype(int)
     hist, _ = np.histogram(lengths, bins=edges)
     per_class = {}

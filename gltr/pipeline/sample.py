@@ -28,10 +28,29 @@ class Sample:
     magnitude: np.ndarray    # [L, I, P, K] uint8
 
 
+COORD_MAX_M = 100.0     # metres, every dataset: Kinect v1/v2 see 0.5-8 m (the real NTU, PKU-MMD and NW-UCLA files
+                        # stay within 5.2 m); 100 m is far beyond any camera, and it keeps the motion (differences,
+                        # rotations: < 300) finite in float32 and even float16, and the loss finite in training
+
+
+def check_coordinates(x: np.ndarray) -> None:
+    """SampleError naming the first coordinate of x [T, P, K, 3] that is not finite in float32 or beyond
+    ±COORD_MAX_M (a NaN fails too): one bound for every dataset, so nothing absurd reaches the motion or the loss."""
+    bad = ~(np.abs(x) <= COORD_MAX_M)
+    if not bad.any():
+        return
+    t, p, k, c = np.argwhere(bad)[0]
+    v = float(x[t, p, k, c])
+    if not abs(v) <= float(np.finfo(np.float32).max):   # e.g. 1e39: finite in float64, inf in float32
+        raise SampleError(f"a coordinate does not fit float32 (|value| > 3.4e38 or not a number): {v:g} "
+                          f"(body {p + 1}, joint {k + 1})")
+    raise SampleError(f"a coordinate of {v:g} (body {p + 1}, joint {k + 1}) is beyond ±{COORD_MAX_M:g} m: "
+                      f"not a body in front of a camera")
+
+
 def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: Variant) -> Sample:
     """Selected bodies [T, P, K, 3] -> valid frames, motion and MPDP labels."""
-    if np.abs(x).max(initial=0) > np.finfo(np.float32).max:  # e.g. 1e39: finite in float64, inf in float32
-        raise SampleError("a coordinate does not fit float32 (|value| > 3.4e38)")
+    check_coordinates(x)
     L = valid_length(x, len(x))
     if L == 0:
         raise SampleError("no valid frames: joint 0 of the first person is zero in every frame")
@@ -43,8 +62,8 @@ def finish(sample_id: str, sha: str, raw_bodies: int, x: np.ndarray, variant: Va
     left, right = variant.shoulders
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below, per file
         motion = to_motion(x, variant.centre_joint, left, right, variant.rotation, variant.t_max)[:L]
-    if not np.isfinite(motion).all():                  # e.g. +-3e38: finite in float32, but not its differences
-        raise SampleError("a coordinate is too large: the normalised motion is not finite (|value| near 3.4e38)")
+    if not np.isfinite(motion).all():                  # cannot happen within COORD_MAX_M: a last guard
+        raise SampleError("the normalised motion is not finite")
     import torch                                       # imported here: `import gltr.pipeline` stays cheap
     from gltr.pipeline.mpdp import mpdp_labels
     direction, magnitude = mpdp_labels(torch.from_numpy(motion), variant.intervals)

@@ -5,20 +5,23 @@ Two kinds, named in the meta's "contents":
 - "weights" (`epoch-NNNN.pt`): the weights only, which is all an evaluation reads (a third of the size:
   AdamW keeps two more tensors per weight).
 
-The meta (model config, run config, dataset manifest hash, git commit, loader state, epoch, step)
+The meta (model config, run config, dataset identity, git commit, loader state, epoch, step)
 lives inside the .pt, with `state_sha256`, a digest of every tensor and value in the file: loading
 recomputes it, so a damaged file is refused whether or not its mirror JSON is there.
 Both files are written under a temporary name and renamed; the .pt's rename is the commit.
 """
 import hashlib
 import json
+import os
 import pickle
+import stat
 import subprocess
 from pathlib import Path
 
 import torch
 
 from gltr.pipeline.store import sha256_file
+from gltr import records
 from gltr.safety import atomic_file
 
 
@@ -31,18 +34,6 @@ def git_commit() -> str:
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def dataset_hash(data) -> str:
-    """sha256 of the dataset's manifest.parquet, as recorded by prepare (a local folder or a URL prefix)."""
-    from gltr.fetch import locate
-    from gltr.train.index import REPORT_MAX_BYTES, read_json
-    where = locate(data, "prepare.json")
-    files = read_json(where, REPORT_MAX_BYTES).get("files")
-    sha = files.get("manifest.parquet") if isinstance(files, dict) else None
-    if not isinstance(sha, str) or len(sha) != 64:
-        raise ValueError(f"{where}: no sha256 of manifest.parquet in it: not a gltr prepare report")
-    return sha
 
 
 def state_digest(value, h=None) -> str:
@@ -87,27 +78,41 @@ def save(folder: Path, name: str, model, optimizer, meta: dict) -> Path:
 
 
 def load_meta(pt: Path) -> dict:
-    """The readable mirror <name>.json (fast; `load` is the authority)."""
-    return json.loads(Path(pt).with_suffix(".json").read_text())
+    """The readable mirror <name>.json (fast; `load` is the authority), read bounded and checked."""
+    mirror = records.read(Path(pt).with_suffix(".json"), records.CheckpointMirror)
+    return mirror.model_dump(by_alias=True)
+
+
+def _torch_load(pt: Path, map_location):
+    """torch.load of a regular file only (a FIFO or device never blocks), opened once: (state, its sha256)."""
+    fd = os.open(pt, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{pt}: not a regular file (FIFO, socket or device)")
+        sha = hashlib.file_digest(f, "sha256").hexdigest()
+        f.seek(0)
+        try:
+            state = torch.load(f, map_location=map_location, weights_only=True)      # never unpickles code
+        except pickle.UnpicklingError:
+            raise ValueError(f"{pt} is not a gltr checkpoint: it holds Python objects other than tensors and plain "
+                             f"values, which gltr never writes; it was not loaded") from None
+        except Exception as e:
+            raise ValueError(f"{pt}: cannot be read as a checkpoint ({type(e).__name__}: {str(e)[:80]}); "
+                             f"damaged?") from None
+    return state, sha
 
 
 def load(pt: Path, map_location="cpu", for_resume: bool = False) -> tuple[dict, dict]:
-    """(state dict, meta), checked: the meta comes from the .pt itself and its `state_sha256` is recomputed
-    over what was loaded. `for_resume` refuses a weights-only file. A checkpoint written before the digest
+    """(state dict, meta), checked: the meta comes from the .pt itself, its `state_sha256` is recomputed over
+    what was loaded, and then it is validated (gltr.records.CheckpointMeta; the model config is checked where a
+    model is built from it). `for_resume` refuses a weights-only file. A checkpoint written before the digest
     moved inside loads only with a mirror JSON that confirms its sha256."""
     pt = Path(pt)
-    try:
-        state = torch.load(pt, map_location=map_location, weights_only=True)  # never unpickles code
-    except pickle.UnpicklingError:
-        raise ValueError(f"{pt} is not a gltr checkpoint: it holds Python objects other than tensors and plain "
-                         f"values, which gltr never writes; it was not loaded") from None
-    except Exception as e:
-        raise ValueError(f"{pt}: cannot be read as a checkpoint ({type(e).__name__}: {str(e)[:80]}); damaged?") from None
+    state, sha = _torch_load(pt, map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{pt} is not a gltr checkpoint (no model weights in it)")
-    sha = sha256_file(pt)
     meta = state.pop("meta", None)
-    if meta is not None and "state_sha256" in meta:
+    if isinstance(meta, dict) and "state_sha256" in meta:
         if state_digest(state) != meta["state_sha256"]:
             raise ValueError(f"{pt}: its contents differ from the digest written inside it: the checkpoint was damaged")
     else:                                                                      # written before the digest moved inside
@@ -118,7 +123,8 @@ def load(pt: Path, map_location="cpu", for_resume: bool = False) -> tuple[dict, 
         if mirror is None or mirror.get("weights_sha256") != sha:
             raise ValueError(f"{pt}: an older checkpoint whose sha256 {sha[:12]} is not confirmed by "
                              f"{pt.with_suffix('.json').name}: damaged, replaced or its mirror is missing")
-    if for_resume and "optimizer" not in state:
+    meta = records.check(meta, records.CheckpointMeta, f"{pt}: meta").model_dump(by_alias=True)
+    if for_resume and ("optimizer" not in state or meta["loader"] is None):
         raise ValueError(f"{pt} holds weights only (an epoch checkpoint): resuming needs the run's latest.pt, "
                          f"which keeps the optimiser and RNG state")
     return state, {**meta, "weights_sha256": sha}

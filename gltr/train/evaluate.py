@@ -33,7 +33,7 @@ from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
 from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.index import read_index
+from gltr.train.index import identity as dataset_identity, read_index
 from gltr.train.dist import init_distributed
 
 # ----------------------------------------------------------------------------- encoder
@@ -119,12 +119,11 @@ def read_cache(path: Path, identity: dict) -> dict | None:
 def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Path, device, workers: int) -> dict:
     """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache, which holds
     what it is of and a digest of its contents, and is rebuilt when either does not match."""
-    dataset_sha = checkpoint.dataset_hash(data)
+    dataset_id = dataset_identity(data)
     weights = meta["weights_sha256"]
-    identity = {"checkpoint_sha256": weights, "dataset_manifest_sha256": dataset_sha, "benchmark": benchmark,
-                "split": split}
+    identity = {"checkpoint_sha256": weights, "dataset_identity": dataset_id, "benchmark": benchmark, "split": split}
     short = weights if weights.startswith("random-") else weights[:12]      # random-<config sha>-seed<s>, whole
-    path = cache_dir / f"features-{short}-{dataset_sha[:12]}-{benchmark}-{split}.pt"
+    path = cache_dir / f"features-{short}-{dataset_id[:12]}-{benchmark}-{split}.pt"
     cached = read_cache(path, identity)
     if cached is not None:
         return cached
@@ -180,7 +179,7 @@ def probe_features(cfg, index: dict, run: Path, device) -> tuple[dict, dict, dic
         raise ValueError(f"features must be 'encoder' or 'handcrafted', not {cfg.features!r}")
     list_sha = None
     if cfg.validation:
-        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark)
+        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark, cfg.data)
         train, test = split_off(train, held_out)
     if cfg.features == "handcrafted":
         train, test = standardized(train, test)
@@ -203,7 +202,7 @@ def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
     return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "pretrained_on": source,
             "transfer": source not in (None, index["dataset"]), "checkpoint": cfg.checkpoint,
             "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
-            "dataset_variant": index["variant"].to_dict(), "dataset_manifest_sha256": checkpoint.dataset_hash(cfg.data),
+            "dataset_variant": index["variant"].to_dict(), "dataset_identity": dataset_identity(cfg.data),
             "git_commit": checkpoint.git_commit(), "cpu_policy": resources.policy(),
             "wall_s": round(time.perf_counter() - started, 3)}
 
@@ -246,9 +245,16 @@ def standardized(train: dict, test: dict) -> tuple[dict, dict]:
 
 
 def run_folder(cfg) -> Path:
+    """Where an evaluation writes eval/: --out, else the run whose checkpoints/ folder holds the checkpoint."""
     if cfg.out:
         return Path(cfg.out)
-    return Path(cfg.checkpoint).resolve().parents[1]
+    if not cfg.checkpoint:
+        raise ValueError("--out: an evaluation without --checkpoint needs --out (where its results go)")
+    folder = Path(cfg.checkpoint).resolve().parent
+    if folder.name != "checkpoints" or folder.parent == folder:
+        raise ValueError(f"--out: {cfg.checkpoint} is not in a run's checkpoints/ folder, so its run folder is "
+                         f"unknown: say where the results go with --out")
+    return folder.parent
 
 
 def linear_eval(cfg: LinearConfig) -> dict:

@@ -139,7 +139,7 @@ def _finetune_eval(cfg: FinetuneConfig) -> dict:
     head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
     list_sha, train_subset, test_split, test_subset = None, None, "test", None
     if cfg.validation:
-        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark)
+        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark, cfg.data)
         train_subset = frozenset(split_names(cfg.data, cfg.benchmark, "train")) - held_out
         test_split, test_subset = "train", held_out
     train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(

@@ -22,7 +22,7 @@ from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_data
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint, compiling, precision as mixed
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.index import read_index
+from gltr.train.index import read_index, read_prepare
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
 from gltr.train.schedule import pretrain_lr
@@ -45,12 +45,14 @@ def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
 
 
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "memory.jsonl", "pretrain.json")    # what a pretraining run writes in --out
+EVAL_FILES = ("*.json", "features-*.pt")                                # what evaluations write into <run>/eval
 LOCK = ".lock"                                                          # held by the run writing into --out
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = True) -> None:
     """--resume needs a checkpoint; a fresh run needs an empty --out, or --overwrite (which removes
-    only the files a run writes, never anything else; under DDP only rank 0 removes: `remove`)."""
+    only the files a run and its evaluations write, never anything else; under DDP only rank 0 removes:
+    `remove`)."""
     latest = out / "checkpoints" / "latest.pt"
     if resume:
         if not latest.exists():
@@ -67,6 +69,20 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool, remove: bool = Tr
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+        if remove:
+            clear_evaluations(out / "eval")
+
+
+def clear_evaluations(folder: Path) -> None:
+    """--overwrite: the results and feature caches of the old run's checkpoints go with them, under the
+    evaluation lock (no evaluation is writing there meanwhile); files evaluations do not write stay."""
+    if not folder.is_dir():
+        return
+    with hold_lock(folder / ".lock", "pretrain --overwrite"):
+        for pattern in EVAL_FILES:
+            for path in folder.glob(pattern):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
 
 
 def memory(device) -> dict:
@@ -209,7 +225,8 @@ def train(cfg: PretrainConfig) -> dict:
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
     lock = hold_lock(out / LOCK, "pretrain") if rank == 0 else None     # one run writes into --out at a time
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)   # under the lock: its run files are ours
-    dataset_sha = checkpoint.dataset_hash(cfg.data)
+    prepared = read_prepare(cfg.data)
+    dataset_id = prepared.identity()
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
@@ -220,8 +237,9 @@ def train(cfg: PretrainConfig) -> dict:
                              f"({', '.join(f'{k}: {saved[k]} there, {mcfg.to_dict()[k]} here' for k in differ)}); "
                              f"use another --out")
         mcfg = model.cfg = replace(mcfg, init=saved["init"])          # as the run began (a run from before the field)
-        for what, was, now in (("dataset (manifest sha256)", meta.get("dataset_manifest_sha256"), dataset_sha),
-                               ("benchmark", meta.get("benchmark"), cfg.benchmark)):
+        was_id = (("dataset identity", meta["dataset_identity"], dataset_id) if meta["dataset_identity"] else
+                  ("dataset (manifest sha256)", meta["dataset_manifest_sha256"], prepared.files["manifest.parquet"]))
+        for what, was, now in (was_id, ("benchmark", meta.get("benchmark"), cfg.benchmark)):
             if was != now:
                 raise ValueError(f"--resume: {ckpt_dir / 'latest.pt'} was trained on {what} {str(was)[:16]}, this run "
                                  f"asks for {str(now)[:16]}: resume on the same --data and --benchmark, or use another --out")
@@ -244,7 +262,7 @@ def train(cfg: PretrainConfig) -> dict:
     main = rank == 0
     base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
-                 "dataset_manifest_sha256": dataset_sha, "git_commit": checkpoint.git_commit(),
+                 "dataset_identity": dataset_id, "git_commit": checkpoint.git_commit(),
                  "world_size": world, "precision": precision, "precision_why": precision_why,
                  "compile": compiled, "compile_why": compile_why,
                  "cpu_policy": resources.policy()}

@@ -1,7 +1,8 @@
 """`gltr report RUNS...`: every evaluation JSON under the runs as markdown: the pretrained encoder
 beside its baselines (random init, hand-crafted features) and the paper, then every result in full."""
-import json
 from pathlib import Path
+
+from gltr import records
 
 # REFERENCE section 8 (linear evaluation and semi-supervised fine-tuning, top-1 %)
 PAPER = {
@@ -21,21 +22,32 @@ MAMP = {
 ENCODERS = ("pretrained", "random", "handcrafted")
 
 
-def collect(runs: list[Path]) -> list[dict]:
+def current_checkpoints(run: Path) -> set | None:
+    """The weights sha256 of the checkpoints now in <run>/checkpoints (from their mirror JSONs); None for a folder
+    without any (one that holds only evaluations, such as a baseline's --out)."""
+    mirrors = sorted(Path(run).glob("checkpoints/*.json"))
+    return {records.read(m, records.CheckpointMirror).weights_sha256 for m in mirrors} if mirrors else None
+
+
+def collect(runs: list[Path], stale: list | None = None) -> list[dict]:
+    """Every evaluation result of the runs whose encoder is still there. A pretrained encoder's result whose
+    checkpoint is no longer in its run (the run was started again, or the file replaced) is left out, and
+    `(path, why)` goes to `stale` when a list is given."""
     rows = []
     for run in runs:
+        have = current_checkpoints(run)
         for path in sorted(Path(run).glob("eval/*.json")):
-            try:
-                r = json.loads(path.read_bytes()[:64 << 20])
-                evaluation = r["evaluation"]
-                kind = evaluation + (str(r["percent"]) if evaluation == "semi" else "")
-                if not {"dataset", "benchmark", "protocol", "top1"} <= set(r):
-                    raise KeyError("dataset, benchmark, protocol or top1")
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}: not a gltr evaluation result ({type(e).__name__}: {e})") from None
+            r = records.read(path, records.EvalResult).model_dump()
+            evaluation = r["evaluation"]
+            kind = evaluation + (str(r["percent"]) if evaluation == "semi" else "")
+            ckpt = r["checkpoint_sha256"]
+            if have is not None and encoder_of(r) == "pretrained" and ckpt not in have:
+                if stale is not None:
+                    stale.append((path, f"its checkpoint {str(ckpt)[:12]} is no longer in {Path(run) / 'checkpoints'}"))
+                continue
             summary = path.with_name(path.name.rsplit("-seed", 1)[0] + ("-random" if "-random" in path.name else "")
                                      + ".json")
-            if evaluation in ("semi", "finetune") and "seeds" not in r and summary != path and summary.exists():
+            if evaluation in ("semi", "finetune") and r.get("seeds") is None and summary != path and summary.exists():
                 continue                                   # one of several seeds: their summary row covers them
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
@@ -93,7 +105,7 @@ def encoder_of(r: dict) -> str:
 
 
 def top1_text(r: dict) -> str:
-    return f"{r['top1']:.1f}" + (f" ± {r['top1_std']:.1f}" if "top1_std" in r else "")
+    return f"{r['top1']:.1f}" + (f" ± {r['top1_std']:.1f}" if r.get("top1_std") is not None else "")
 
 
 def grouped(rows: list[dict]) -> dict:
@@ -130,7 +142,7 @@ def markdown(rows: list[dict], paper: bool = True) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         split = r.get("split", "test")
-        top5 = "–" if r.get("top5") is None else f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if "top5_std" in r else "")
+        top5 = "–" if r.get("top5") is None else f"{r['top5']:.1f}" + (f" ± {r['top5_std']:.1f}" if r.get("top5_std") is not None else "")
         number = paper_number(r["kind"], r["dataset"], r["benchmark"], split, paper)
         ckpt = str(r.get("checkpoint_sha256") or "")[:12] if encoder_of(r) == "pretrained" else "–"
         lines.append(f"| {r['run']} | {r['kind']} | {r['dataset']} | {r['benchmark']} | {split} | {r['protocol']} | "
@@ -157,7 +169,7 @@ def figures(rows: list[dict], runs: list[Path], folder: Path, paper: bool = True
     for run in runs:
         metrics = Path(run) / "metrics.jsonl"
         if metrics.exists() and metrics.stat().st_size:
-            records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-            paths.append(plots.loss_terms(records, folder / f"loss-{Path(run).resolve().name}.png",
+            lines = [r.model_dump() for r in records.read_lines(metrics, records.MetricsLine)]
+            paths.append(plots.loss_terms(lines, folder / f"loss-{Path(run).resolve().name}.png",
                                           f"MPDP pretraining loss: {run}"))
     return paths

@@ -34,7 +34,7 @@ def _semi_eval(cfg: SemiConfig) -> dict:
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     index = read_index(cfg.data, cfg.benchmark, "train")
-    names, list_sha = read_list(index["dataset"], cfg.benchmark, cfg.percent, cfg.seed)
+    names, list_sha = read_list(index["dataset"], cfg.benchmark, cfg.percent, cfg.seed, cfg.data)
     model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
     check_compatible(meta, index)
     head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
