@@ -160,6 +160,28 @@ class RunLog:
 COMPILE_PAD = 8         # with --compile, batches are padded to a multiple of 8 frames: at most T_max / 8 shapes
 
 
+@torch.no_grad()
+def culprits(forward, batch: dict, intervals: tuple, trajectory_tokens: list, cfg: PretrainConfig, device,
+             precision: str) -> str:
+    """Which samples of a batch whose loss was not finite make it so, each run alone: 'from sample K' (their keys),
+    or, when every one does, that the weights themselves diverged."""
+    bad = []
+    for i, key in enumerate(batch["key"]):
+        motion, mask = batch["motion"][i:i + 1].to(device), batch["mask"][i:i + 1].to(device)   # [1, T, P, K, 3]
+        direction, magnitude = mpdp_labels(motion, intervals)
+        with mixed.autocast(precision, device):
+            logits = forward(motion, mask)
+        loss, _ = mpdp_loss(*logits, direction.flatten(-2), magnitude.flatten(-2), mask, trajectory_tokens,
+                            cfg.trajectory_weight_all)
+        if not torch.isfinite(loss):
+            bad.append(str(key))
+    if len(bad) == len(batch["key"]) > 1:
+        return f"from every one of its {len(bad)} samples: the weights diverged (a lower --lr?)"
+    if not bad:
+        return f"from no sample alone (the batch's {len(batch['key'])} samples: {', '.join(batch['key'][:3])}, …)"
+    return f"from sample{'s' if len(bad) > 1 else ''} {', '.join(bad[:5])}" + (f" (+{len(bad) - 5})" if len(bad) > 5 else "")
+
+
 def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs: int, skip: int, step: int,
                     cfg: PretrainConfig, intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
                     should_stop) -> tuple[int, int, bool]:
@@ -179,8 +201,10 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
         loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
                                 mask, trajectory_tokens, cfg.trajectory_weight_all)
         if not torch.isfinite(loss):                                         # stop before anything is saved
-            raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}: training "
-                                     f"stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the last good one")
+            raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
+                                     f"{culprits(forward, batch, intervals, trajectory_tokens, cfg, device, precision)}: "
+                                     f"training stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the "
+                                     f"last good one")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
