@@ -9,6 +9,7 @@ and the field: `<file>: <field>: <why>`.
     read(where, EvalResult)         a run's eval/*.json
     read(where, ExportRecord)       gltr-export.json
     read(where, CheckpointMirror)   a checkpoint's readable mirror <name>.json
+    read(where, ListIndex)          index.json of a folder of sample lists
     read_lines(where, MetricsLine)  a run's metrics.jsonl, one record a line
     check(value, CheckpointMeta, where)   the meta inside a loaded checkpoint
 
@@ -19,8 +20,8 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, ValidationError,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, RootModel, StringConstraints,
+                      ValidationError, model_validator)
 
 from gltr import fetch
 from gltr.datasets import DATASETS, Variant
@@ -262,6 +263,16 @@ class ExportRecord(Record):
     files: dict[RelPath, Sha256]
 
 
+class ListEntry(Record):
+    sha256: Sha256
+    samples: Count | None = None
+
+
+class ListIndex(RootModel[dict[RelPath, ListEntry]]):
+    """index.json of a folder of sample lists (semi/, validation/): {list file: its count and sha256}."""
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
 class MetricsLine(Record):
     """One line of a run's metrics.jsonl."""
     step: Count
@@ -270,7 +281,7 @@ class MetricsLine(Record):
 
 
 LIMITS = {PrepareReport: 256 << 20, ShardIndex: 64 << 20, PretrainRecord: 16 << 20, EvalResult: 16 << 20,
-          ExportRecord: 64 << 20, CheckpointMirror: 16 << 20, MetricsLine: 1 << 30}
+          ExportRecord: 64 << 20, ListIndex: 64 << 20, CheckpointMirror: 16 << 20, MetricsLine: 1 << 30}
 # bytes: prepare.json lists every failed file of a 114k-file tree; an index, a few hundred shards; metrics.jsonl,
 # one short line per logged step of the longest run
 
@@ -293,7 +304,7 @@ def problem(e: ValidationError) -> str:
     return f"{field}: {why}" if field else why
 
 
-def parse(data: bytes, schema: type[Record], where: str) -> Record:
+def parse(data: bytes, schema: type[BaseModel], where: str) -> BaseModel:
     """`data` (the whole file) validated against `schema`; ValueError `<where>: <field>: <why>`."""
     try:
         return schema.model_validate_json(data)
@@ -301,7 +312,7 @@ def parse(data: bytes, schema: type[Record], where: str) -> Record:
         raise ValueError(f"{where}: {problem(e)}") from None
 
 
-def check(value, schema: type[Record], where: str) -> Record:
+def check(value, schema: type[BaseModel], where: str) -> BaseModel:
     """An already-decoded value (a checkpoint's meta, a config dict) validated against `schema` exactly as a file
     would be (written out as JSON first: tuples become lists, anything JSON cannot hold is refused)."""
     try:
@@ -311,12 +322,12 @@ def check(value, schema: type[Record], where: str) -> Record:
     return parse(text.encode(), schema, where)
 
 
-def read(where: str, schema: type[Record], limit: int | None = None) -> Record:
+def read(where: str, schema: type[BaseModel], limit: int | None = None) -> BaseModel:
     """The file at `where` (local path, http(s) URL or pipe: command), read bounded and validated."""
     return parse(fetch.read(str(where), limit or LIMITS[schema]), schema, str(where))
 
 
-def read_lines(where: str, schema: type[Record], limit: int | None = None) -> list[Record]:
+def read_lines(where: str, schema: type[BaseModel], limit: int | None = None) -> list[BaseModel]:
     """A JSON-lines file, each non-empty line validated; the error names the line."""
     text = fetch.read(str(where), limit or LIMITS[schema])
     return [parse(line, schema, f"{where}: line {i}") for i, line in enumerate(text.split(b"\n"), 1) if line.strip()]

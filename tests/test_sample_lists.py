@@ -176,8 +176,8 @@ def test_a_failure_half_way_leaves_the_previous_lists(pku, tmp_path, monkeypatch
     assert tree(root.parent) != before                               # (the new ones do differ)
     # the two folders of the committed lists: a failure renaming the second puts the first back
     out = tmp_path / "out"
-    lists = {"semi": {"ntu60/xsub/1pct_seed0.txt": ("S001C001P001R001A001\n", {"sha256": "x"})},
-             "validation": {"nwucla_view.txt": ("a01_s01_e00_v01\n", {"sha256": "y"})}}
+    lists = {"semi": {"ntu60/xsub/1pct_seed0.txt": ("S001C001P001R001A001\n", {"sha256": "0" * 64})},
+             "validation": {"nwucla_view.txt": ("a01_s01_e00_v01\n", {"sha256": "1" * 64})}}
     sample_lists.write_folders({out / k: (k, v) for k, v in lists.items()})
     before = tree(out)
     real_rename = sample_lists.os.rename

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gltr import fetch
+from gltr import fetch, records
 from gltr.datasets import DATASETS
 from gltr.pipeline.names import MANIFESTS, label_of, ntu_in_scope, parse_name, parse_ntu_name, split_of
 from gltr.safety import check_name, read_regular
@@ -178,10 +178,7 @@ def pku_root(dataset: str, data: Path | None, out: Path | None) -> Path:
     if not report.is_file():
         raise FileNotFoundError(f"{report} not found: --data is the prepared {dataset} dataset (gltr prepare "
                                 f"{dataset} --raw RAW --out {data})")
-    try:
-        made = json.loads(read_regular(report, INDEX_MAX_BYTES, "too large for a gltr report")).get("dataset")
-    except (ValueError, AttributeError):
-        raise ValueError(f"{report}: not a gltr report (unreadable JSON)") from None
+    made = records.read(report, records.PrepareReport).dataset
     if made != dataset:
         raise ValueError(f"{data} is a prepared {made} dataset, not {dataset}: its lists would never be read")
     return Path(data) / "manifests" / "semi"
@@ -267,9 +264,8 @@ def index_and_strays(root: Path, kind: str) -> tuple[dict | None, list[str]]:
     if not present:
         return {}, []
     try:
-        index = json.loads(read_regular(root / "index.json", INDEX_MAX_BYTES, "too large for a list index"))
-        if not (isinstance(index, dict) and all(LIST_NAMES[kind].fullmatch(rel) and isinstance(e, dict)
-                                                and isinstance(e.get("sha256"), str) for rel, e in index.items())):
+        index = {rel: e.model_dump() for rel, e in records.read(root / "index.json", records.ListIndex).root.items()}
+        if not all(LIST_NAMES[kind].fullmatch(rel) for rel in index):
             index = None
     except (OSError, ValueError):
         index = None
@@ -347,11 +343,8 @@ def read_listed(kind: str, rel: str, data=None) -> tuple[str, str] | None:
             if fetch.is_url(base):                # a pipe: command cannot tell "no such file" from a failure
                 continue
             raise
-        try:
-            index = json.loads(raw)
-            expected = index[rel]["sha256"] if rel in index else None
-        except (ValueError, TypeError, KeyError):
-            raise ValueError(f"{at}: not an index of gltr's sample lists") from None
+        index = records.parse(raw, records.ListIndex, at).root
+        expected = index[rel].sha256 if rel in index else None
         if expected is None:
             continue
         path = fetch.locate(base, *parts, *rel.split("/"))

@@ -83,7 +83,7 @@ def load_meta(pt: Path) -> dict:
     return mirror.model_dump(by_alias=True)
 
 
-def _torch_load(pt: Path, map_location):
+def load_file(pt: Path, map_location="cpu"):
     """torch.load of a regular file only (a FIFO or device never blocks), opened once: (state, its sha256)."""
     fd = os.open(pt, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as f:
@@ -108,7 +108,7 @@ def load(pt: Path, map_location="cpu", for_resume: bool = False) -> tuple[dict, 
     model is built from it). `for_resume` refuses a weights-only file. A checkpoint written before the digest
     moved inside loads only with a mirror JSON that confirms its sha256."""
     pt = Path(pt)
-    state, sha = _torch_load(pt, map_location)
+    state, sha = load_file(pt, map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{pt} is not a gltr checkpoint (no model weights in it)")
     meta = state.pop("meta", None)

@@ -107,7 +107,7 @@ def read_cache(path: Path, identity: dict) -> dict | None:
     if not path.exists():
         return None
     try:
-        cache = torch.load(path, weights_only=True)
+        cache, _ = checkpoint.load_file(path)                  # a regular file only, never code
         content = {k: cache[k] for k in ("features", "labels", "keys")}
         ok = cache["identity"] == identity and cache["digest"] == checkpoint.state_digest(content)
         ok = ok and len(content["features"]) == len(content["labels"]) == len(content["keys"])
