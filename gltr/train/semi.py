@@ -3,7 +3,7 @@
     gltr semi --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view --percent 5 --seed 0
 
 Recipe (the authors published none; `SemiConfig`): the listed training samples only
-(data_manifests/semi/...), interpolation augmentation, AdamW (lr 1e-4 for the encoder, 1e-3 for the
+(data_manifests/semi/..., or DATA/manifests/semi/ for PKU-MMD), interpolation augmentation, AdamW (lr 1e-4 for the encoder, 1e-3 for the
 new head, weight decay 0.01 on every parameter, constant lr), batch 64, 100 epochs, dropout as in
 pretraining; the final epoch's top-1 / top-5 on the full test split is the result. The training
 loop is `gltr.train.finetune.fit`, shared with `gltr finetune`.
