@@ -42,6 +42,7 @@ def run_specs(quick: bool, data: Path, work: Path, lr: float, budget_s: float) -
 
 def run_job(spec: dict) -> dict:
     """One recipe in this process: pretrain, then its probes (name: "linear-val", "knn-test", ...)."""
+    from gltr.train import checkpoint
     from gltr.train.pretrain import PretrainConfig, train
     cfg = PretrainConfig(data=spec["data"], benchmark="view", out=spec["out"], preset=spec["preset"],
                          epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"], seed=spec["seed"],
@@ -49,7 +50,7 @@ def run_job(spec: dict) -> dict:
                          save_every=spec["save_every"], latest_every=10, time_budget_s=spec["time_budget_s"],
                          log_every=50)
     summary = train(cfg)
-    meta = json.loads((Path(spec["out"]) / "checkpoints/latest.json").read_text())
+    meta = checkpoint.load_meta(Path(spec["out"]) / "checkpoints/latest.pt")
     result = {"pretrain_wall_s": summary["wall_s"], "final_loss": summary["final_loss"], "steps": summary["steps"],
               "epochs_done": meta["loader"]["epoch"], "stopped_early": summary["stopped_early"],
               "precision": summary["precision"], "device": summary["device"], "memory": memory_curve(spec["out"])}

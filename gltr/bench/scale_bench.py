@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from gltr import records
+
 GB = 1 << 30
 SHARE_OF_REAL = {"prepare": 0.08, "ctrgcn": 0.2}    # GB written per 1,000 samples (full-size runs, 2026-12)
 
@@ -140,8 +142,7 @@ def run(out: Path, real: Path, work: Path, limit: int | None, log=print) -> dict
         shutil.rmtree(data, ignore_errors=True)
         steps[f"prepare_workers{workers}"] = timed(gltr + ["prepare", "ntu120", "--raw", str(raw), "--out", str(data),
                                                            "--workers", str(workers)], log)
-    report = json.loads((data / "prepare.json").read_text())
-    result["prepared"] = report["counts"]
+    result["prepared"] = records.read(data / "prepare.json", records.PrepareReport).counts
     result["disk_mb"] = {name: round(disk(data / name) / 1e6, 1) for name in ("store.zarr", "shards", "manifest.parquet")}
     steps["verify"] = timed(gltr + ["verify", str(data)], log)
     steps["inspect"] = timed(gltr + ["inspect", str(data)], log)
