@@ -6,7 +6,7 @@ import pytest
 
 from gltr import resources
 
-resources.apply()          # the CLI's thread policy for the test process too: threads = idle CPUs, passive waiting
+resources.apply()          # the CLI's thread policy for the test process too: threads = idle CPUs
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("GLTR_REAL_DATA", ROOT.parent / "shared" / "data"))

@@ -1,5 +1,5 @@
-"""Deliberately naive, independent implementations of REFERENCE sections 1-4, written the way the
-original readers are: per-joint records, Python loops, a zero-padded T_max array. Slow; tests only."""
+"""Deliberately naive, independent implementations of the reader, body selection, normalisation and MPDP
+labels, written the way the original readers are: per-joint records, Python loops, a zero-padded T_max array. Slow; tests only."""
 import math
 
 import numpy as np
@@ -35,7 +35,7 @@ def select(frames, rule, t_max=300):
 
 def normalise(x, c=20, left=4, right=8, per_frame=False):
     """x: [T_max, P, K, 3] padded -> (motion [L, P, K, 3] float32, L), in the reference's dtype chain
-    (REFERENCE section 3): float32 coordinates and angle, float64 rotation of the float32 values."""
+    (as the authors' code): float32 coordinates and angle, float64 rotation of the float32 values."""
     f32 = np.float32
     x = x.astype(f32)
     T, P, K, _ = x.shape

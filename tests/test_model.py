@@ -14,7 +14,7 @@ def test_ntu_preset_has_the_paper_parameter_counts():
 
 
 def test_forward_flops_match_the_reference_estimate():
-    assert 120 < forward_gflops(ntu(), 300) < 126                    # REFERENCE: ~123 GFLOPs at T = 300
+    assert 120 < forward_gflops(ntu(), 300) < 126                    # the paper's ~123 GFLOPs at T = 300
     assert forward_gflops(ntu(), 84) < 0.3 * forward_gflops(ntu(), 300)
 
 
@@ -93,11 +93,9 @@ def test_checkpoint_configs_are_upgraded_explicitly_or_refused(monkeypatch):
     older = {k: v for k, v in stored.items() if k != "drop_path"}
     with pytest.raises(ValueError, match="ckpt.pt: the model config lacks drop_path"):
         m.GLTConfig.from_dict(older, "ckpt.pt")
-    # a field renamed since, and one added since (its upgrade value, not the new default 0.1)
-    monkeypatch.setattr(m, "CONFIG_RENAMED", {"heads": "spatial_heads"})
+    # a field added since: its upgrade value, not the new default 0.1
     monkeypatch.setattr(m, "CONFIG_ADDED", {"drop_path": 0.0})
-    old = {("heads" if k == "spatial_heads" else k): v for k, v in older.items()}
-    upgraded = m.GLTConfig.from_dict(old, "ckpt.pt")
+    upgraded = m.GLTConfig.from_dict(older, "ckpt.pt")
     assert upgraded.drop_path == 0.0 and upgraded.spatial_heads == m.tiny().spatial_heads
     assert upgraded.intervals == (1, 5, 10)
 

@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from gltr import resources
-
 CHILD = """
 import json, sys
 from gltr import resources

@@ -42,7 +42,7 @@ class GLTConfig:
     ffn_ratio: int = 2          # FFN hidden = ffn_ratio * C
     dropout: float = 0.1        # embedding, attention, projection and FFN dropout
     drop_path: float = 0.1      # stochastic depth, linspace(0, drop_path, depth)
-    pos_init: str = "zeros"     # "zeros" (faithful) or "sinusoid" (learns on small data, REFERENCE section 9)
+    pos_init: str = "zeros"     # "zeros" (faithful) or "sinusoid" (learns on small data: docs/training.md)
     init: str = "torch"         # "torch": PyTorch's own init, as the authors' code; "trunc_normal": std 0.02
     intervals: tuple = (1, 5, 10)
 
@@ -59,13 +59,12 @@ class GLTConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "GLTConfig":
-        """The config stored in a checkpoint (`source`, named in errors), upgraded: fields renamed since
-        are renamed, fields added since get the value that reproduces the older model (CONFIG_ADDED); then
+        """The config stored in a checkpoint (`source`, named in errors), upgraded: fields added since get the
+        value that reproduces the older model (CONFIG_ADDED); then
         checked (gltr.records.ModelConfig: types, ranges, divisibility, the memory its weights would take)
         before anything is built."""
         if not isinstance(d, dict):
             raise ValueError(f"{source}: the model config is not a JSON object")
-        d = {CONFIG_RENAMED.get(k, k): v for k, v in d.items()}
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -80,9 +79,8 @@ class GLTConfig:
         return cls(**{**checked.model_dump(), "intervals": tuple(checked.intervals)})
 
 
-# Checkpoint upgrades. A renamed field: old name -> new name. An added field: the value that gives
-# the model as it was before the field existed (not the new default).
-CONFIG_RENAMED: dict = {}
+# Checkpoint upgrades. An added field: the value that gives the model as it was before the field existed (not
+# the new default).
 CONFIG_ADDED: dict = {"init": "trunc_normal"}          # every checkpoint before 2026-12-04 was initialised so
 
 

@@ -1,4 +1,4 @@
-"""Body selection: listed bodies of a Skeleton -> a dense [T, P, K, 3] array (REFERENCE section 2).
+"""Body selection: listed bodies of a Skeleton -> a dense [T, P, K, 3] array (docs/preprocessing.md).
 
 - `first2`  (NTU-60 reference): slot m of frame t is the m-th body listed in frame t; keep 2.
 - `energy`  (NTU-120 reference): fill up to 4 slots the same way, keep the 2 slots of highest

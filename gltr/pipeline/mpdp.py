@@ -1,4 +1,4 @@
-"""MPDP labels: multi-interval pose displacement classes (REFERENCE section 4).
+"""MPDP labels: multi-interval pose displacement classes (docs/training.md, "Pretraining").
 
 One torch function, used twice: by `prepare` on each un-augmented sequence (stored in the
 dataset), and by the trainer on a whole augmented batch on its own device.

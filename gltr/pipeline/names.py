@@ -2,7 +2,7 @@
 
 NTU:     SsssCcccPpppRrrrAaaa  (setup, camera, performer, replication, action; 1-based)
 NW-UCLA: aAA_sSS_eEE_vVV       (action, subject, episode, view)
-The split rules live in data_manifests/splits.json (REFERENCE section 7).
+The split rules live in data_manifests/splits.json (docs/dataset.md, `data_manifests/`).
 """
 import json
 import re

@@ -1,4 +1,4 @@
-"""Normalisation into the model's input representation (REFERENCE section 3). Pure functions.
+"""Normalisation into the model's input representation (docs/preprocessing.md). Pure functions.
 
 x: [T, P, K, 3] camera coordinates of the selected bodies (T frames, P persons, K joints).
 

@@ -1,4 +1,4 @@
-"""Vectorised reader for NTU RGB+D `.skeleton` text files (REFERENCE section 1).
+"""Vectorised reader for NTU RGB+D `.skeleton` text files (docs/preprocessing.md).
 
 Layout: line 1 = frame count; per frame: body count; per body: an info line of 10
 fields (bodyID first), a joint-count line (25), then 25 joint lines of 12 fields

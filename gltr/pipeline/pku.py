@@ -1,4 +1,4 @@
-"""PKU-MMD Phase I and II: long sequences cut into labelled action instances (REFERENCE section 11).
+"""PKU-MMD Phase I and II: long sequences cut into labelled action instances (docs/dataset.md, "PKU-MMD").
 
     <raw>/skeleton/<sequence>.txt    one text row per frame: 2 bodies x 25 joints x xyz = 150 numbers
     <raw>/label/<sequence>.txt       one row per instance: action_id,start_frame,end_frame,confidence

@@ -1,4 +1,4 @@
-"""Augmentations of REFERENCE section 6, as pure functions of one sample's valid frames.
+"""Augmentations of the authors' feeders (docs/training.md), as pure functions of one sample's valid frames.
 
 motion: [L, P, K, 3] float32 (L valid frames). Both keep an absent (all-zero) person at zero.
 """

@@ -5,11 +5,13 @@ webdataset's own where it has them.
     -> split_by_worker                   DataLoader worker w reads shards w, w + n, ... (n workers)
     -> opened                            each shard read whole (local, http(s)://, pipe:; bounded by its size
                                          in the index and by a timeout: gltr.fetch) and its sha256 checked
-    -> expanded (wds tar_file_expander), wds group_by_keys   tar members -> {"__key__", "motion.npy": bytes, ...}
+    -> expanded (wds tar_file_expander), wds group_by_keys   tar members -> {"__key__", "motion.npy.gz": bytes, ...}
     -> numbered                          each sample's global index (shard offset + position)
     -> split_by_node                     rank r keeps global indices i with i % world == r, before decoding:
                                          every rank sees the whole shard sequence, so counts differ by at most 1
-    -> decode (wds Decoder), as_sample   motion [L, P, K, 3] float32, stored mpdp [L, I, P, K, 2] uint8, label
+    -> gunzipped                         motion.npy.gz -> motion.npy, bounded (16 MB) and whole-stream checked
+    -> decode (wds Decoder), as_sample   motion [L, P, K, 3] float32 and label, checked (the MPDP labels are not
+                                         stored: the trainer computes them per batch from the augmented motion)
     -> shuffle                           seeded shuffle buffer
     -> augment                           temporal interpolation, shear (pretraining)
     ---- DataLoader boundary: worker streams are interleaved round-robin, deterministically ----
@@ -193,10 +195,7 @@ def augment(samples, rng: np.random.Generator, t_max: int, centre: int, interpol
             m = interpolate(m, rng, 0.1, t_max)
         if shear_amount:
             m = shear(m, rng, shear_amount, centre)
-        if m is not s["motion"]:
-            s = {**s, "motion": m}
-            s.pop("mpdp", None)            # stored labels no longer match: the trainer recomputes them
-        yield s
+        yield {**s, "motion": m} if m is not s["motion"] else s
 
 
 # ----------------------------------------------------------------------------- stages (main process)
@@ -328,11 +327,10 @@ class ShardLoader:
             raise ValueError(f"{self.index['url']}: {total} sample(s) for {world} processes; "
                              f"every process needs at least one")
         # every rank holds at least total // world samples: that many fill num_batches non-empty batches
-        self.num_batches = max(1, math.ceil((total // world) / cfg.batch_size)) if total else 0
+        self.num_batches = max(1, math.ceil((total // world) / cfg.batch_size))
 
     def _subset_count(self) -> tuple[int, int]:
         """(samples on this rank, in all) of the subset that this split holds, from manifest.parquet."""
-        import pyarrow.parquet as pq
         if self.world > 1:
             raise ValueError("sample subsets (semi-supervised lists) run on one process")
         names = split_names(self.index["data"], self.index["benchmark"], self.index["split"])

@@ -1,4 +1,4 @@
-"""Downstream evaluation of a pretrained encoder: linear probe and kNN (REFERENCE section 6).
+"""Downstream evaluation of a pretrained encoder: linear probe and kNN (docs/evaluation.md).
 
     gltr linear --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
     gltr knn    --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
@@ -268,7 +268,7 @@ def _linear_eval(cfg: LinearConfig) -> dict:
     torch.manual_seed(cfg.seed)
     index = read_index(cfg.data, cfg.benchmark, "train")
     run = run_folder(cfg)
-    epochs = cfg.epochs or index["variant"].info.probe_epochs
+    epochs = index["variant"].info.probe_epochs if cfg.epochs is None else cfg.epochs
     if cfg.protocol == "cached":
         train, test, meta, source = probe_features(cfg, index, run, device)
         width = train["features"].shape[1]

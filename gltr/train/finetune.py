@@ -1,4 +1,4 @@
-"""Fine-tuning: the whole encoder and a new linear head, trained on labelled clips (REFERENCE section 12).
+"""Fine-tuning: the whole encoder and a new linear head, trained on labelled clips (docs/evaluation.md).
 
     gltr finetune --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
     gltr finetune --random-init --out runs/scratch --data data/nwucla --benchmark view      # from scratch

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from gltr import records
 
-# REFERENCE section 8 (linear evaluation and semi-supervised fine-tuning, top-1 %)
+# The paper's Tables 1-3 (linear evaluation and semi-supervised fine-tuning, top-1 %)
 PAPER = {
     ("linear", "ntu60", "xsub"): 76.3, ("linear", "ntu60", "xview"): 83.8, ("linear", "ntu120", "xsub"): 66.0,
     ("linear", "ntu120", "xset"): 68.7, ("linear", "nwucla", "view"): 90.4,
@@ -12,7 +12,7 @@ PAPER = {
     ("semi10", "ntu60", "xview"): 74.9, ("semi5", "nwucla", "view"): 58.5, ("semi10", "nwucla", "view"): 74.3,
 }
 
-# REFERENCE sections 8 and 12: MAMP (ICCV'23), the field's usual point of comparison, top-1 %
+# MAMP (ICCV'23), the field's usual point of comparison, top-1 %
 MAMP = {
     ("linear", "ntu60", "xsub"): 84.9, ("linear", "ntu60", "xview"): 89.1, ("linear", "ntu120", "xsub"): 78.6,
     ("linear", "ntu120", "xset"): 79.1, ("linear", "pkummd2", "xsub"): 53.8,
@@ -54,7 +54,7 @@ def collect(runs: list[Path], stale: list | None = None) -> list[dict]:
 
 
 def field_protocol(r: dict) -> str:
-    """The row of the field's table (REFERENCE section 12) a test-split result belongs to."""
+    """The row of the field's table (docs/evaluation.md) a test-split result belongs to."""
     kind = r["evaluation"]
     name = {"linear": "linear", "knn": f"kNN-{r.get('k', '?')}", "finetune": "fine-tune"}.get(kind)
     if kind == "semi":
