@@ -18,6 +18,8 @@ import math
 import os
 import time
 
+from gltr.configs import THREADS
+
 _POLICY: dict = {}
 
 
@@ -79,8 +81,8 @@ def apply(threads: int | None = None) -> dict:
             threads = int(env)
         except ValueError:
             raise ValueError(f"GLTR_THREADS must be a whole number of threads, not {env!r}") from None
-    if threads is not None and threads < 1:
-        raise ValueError(f"the thread count must be at least 1, not {threads}")
+    if threads is not None:
+        THREADS.check("--threads", threads)
     busy = None
     if threads is None:
         busy = busy_cpus()

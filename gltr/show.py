@@ -87,10 +87,7 @@ def draw_frame(ax, t: int, points, trajectory, present, bones, lims, title: str 
 def class_text(variant: Variant, label: int) -> str:
     """The dataset's own action code beside the manifest's 0-based label: 'A050, label 49' (NTU),
     'a08, label 6' (NW-UCLA, whose actions 7 and 10 do not exist), 'action 10, label 9' (PKU-MMD)."""
-    from gltr.datasets import UCLA_ACTIONS
-    code = {"nwucla": lambda: f"a{UCLA_ACTIONS[label]:02d}", "pku": lambda: f"action {label + 1}"}.get(
-        variant.info.family, lambda: f"A{label + 1:03d}")()
-    return f"{code}, label {label}"
+    return f"{variant.info.action_code(label)}, label {label}"
 
 
 def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: int = 8,

@@ -1,24 +1,27 @@
 """The command line's shared floor: the app, its one error handler (`command`), printing, the option enums and
 help texts. The commands live in one module per stage (data, train, evaluate, export; demo in main)."""
 import functools
+import importlib
 import json
 import os
 import tarfile
+import traceback
+import warnings
 import zipfile
 from enum import Enum
 from inspect import signature
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import ProgressColumn
 from rich.text import Text
 
-from gltr.configs import PRECISIONS
+from gltr.configs import PRECISIONS, check_options
 from gltr.safety import shown
 
+errors = importlib.import_module(typer.BadParameter.__module__)   # click's exceptions (typer's own copy in typer >= 0.2x)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
 # markup off: no string is ever parsed as markup; say()/tell() print every string through safety.shown
 console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)   # one line per problem, never wrapped
 out_console = Console(soft_wrap=True, markup=False, highlight=False)
@@ -126,23 +129,6 @@ def default(owner, name: str) -> str:
     return f"[default: {value}]"
 
 
-COMPUTE = {"pretrain", "linear", "knn", "semi", "finetune", "attention", "evidence", "demo"}   # commands that set the thread policy
-
-
-@app.callback()
-def start(ctx: typer.Context,
-          threads: int = typer.Option(None, min=1, envvar="GLTR_THREADS",
-                                      help="torch threads for training and evaluation [default: one per CPU that "
-                                           "other processes leave idle, re-chosen while training]"),
-          debug: bool = typer.Option(False, "--debug", help="on an error, show the Python traceback (also "
-                                     "GLTR_DEBUG=1) instead of one line")):
-    """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
-    from gltr import resources
-    DEBUG["on"] = debug or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
-    if ctx.invoked_subcommand in COMPUTE:
-        resources.apply(threads)
-
-
 def fail(message: str, code: int = 2):
     """A user error found by the command line itself: one line, exit `code`."""
     tell(shown("error: ", "red") + shown(message))
@@ -180,6 +166,8 @@ def describe(e: BaseException) -> str:
 
 
 DEBUG = {"on": False}       # set by --debug / GLTR_DEBUG in the callback, before any command runs
+NUMPY_WARNINGS = (r"(invalid value|overflow|divide by zero|underflow) encountered|Mean of empty slice|"
+                  r"Degrees of freedom <= 0|All-NaN (slice|axis) encountered")   # numpy's RuntimeWarnings: never printed
 
 
 def error_line(e: BaseException) -> tuple[str, int]:
@@ -192,22 +180,104 @@ def error_line(e: BaseException) -> tuple[str, int]:
             f"command run with --debug"), 3
 
 
-def command(name: str | None = None, group=None):
-    """Register a command of `group` (default: the app) whose every error ends as one line `error: <what>: <why>`,
-    exit 2 (bad input or options), 1 (the work failed) or 3 (a bug); --debug or GLTR_DEBUG=1 shows the
-    traceback instead. This is the command line's one error handler."""
-    def register(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            try:
+def handled(fn):
+    """`fn` (a command, the app's callback) with the command line's one error handler: every error ends as one line
+    `error: <what>: <why>`, exit 2 (bad input or options), 1 (the work failed) or 3 (a bug); --debug or
+    GLTR_DEBUG=1 shows the traceback instead, with the same exit status. numpy's RuntimeWarnings are not printed:
+    a bad option is refused before any arithmetic, and a non-finite loss or result is an error of its own."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", NUMPY_WARNINGS, RuntimeWarning)
                 return fn(*args, **kwargs)
-            except (typer.Exit, typer.Abort, typer.BadParameter):
-                raise
-            except Exception as e:
-                if DEBUG["on"]:
-                    raise
-                line, code = error_line(e)
+        except (typer.Exit, typer.Abort, errors.UsageError):
+            raise
+        except Exception as e:
+            line, code = error_line(e)
+            if DEBUG["on"]:
+                traceback.print_exc()
+            else:
                 tell(shown("error: ", "red") + shown(line))
-                raise typer.Exit(code) from None
-        return (group or app).command(name)(run)
+            raise typer.Exit(code) from None
+    return run
+
+
+def command(name: str | None = None, group=None):
+    """Register a command of `group` (default: the app) under the one error handler (`handled`)."""
+    def register(fn):
+        return (group or app).command(name)(handled(fn))
     return register
+
+
+# ----------------------------------------------------------------------------- the app: usage errors are one line too
+
+def usage_line(e: errors.UsageError) -> str:
+    """Click's usage error (a value that is not a number, an unknown option or choice, a missing option) as
+    `--OPTION: <why>`, without click's usage block."""
+    why = " ".join(str(e.message or "").split()).rstrip(".")
+    why = why.removeprefix("Value error, ")
+    why = why[:1].lower() + why[1:] if why[1:2].islower() else why
+    param = getattr(e, "param", None)
+    if isinstance(e, errors.NoSuchOption):
+        near = f" (did you mean {', '.join(sorted(e.possibilities))}?)" if e.possibilities else ""
+        return f"{e.option_name}: no such option{near}"
+    if isinstance(e, errors.BadOptionUsage):
+        return f"{e.option_name}: {why.replace(f'option {e.option_name!r} ', '')}"
+    if param is None:
+        return getattr(e, "param_hint", None) and f"{e.param_hint}: {why}" or why
+    name = (next((o for o in param.opts if o.startswith("--")), param.opts[0]) if param.param_type_name == "option"
+            else (param.name or "argument").upper())
+    if isinstance(e, errors.MissingParameter):
+        return f"{name}: missing (it is required)"
+    return f"{name}: {why}"
+
+
+class UsageLine(errors.UsageError):
+    """A usage error shown as one line `error: --OPTION: <why>` (exit 2)."""
+
+    def show(self, file=None) -> None:
+        tell(shown("error: ", "red") + shown(self.message))
+
+
+class Group(TyperGroup):
+    """The app's group: every usage error, the app's own or a command's, becomes a `UsageLine`; `gltr` alone
+    and `--help` still print the help."""
+    passed = (UsageLine, getattr(errors, "NoArgsIsHelpError", UsageLine))
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except self.passed:
+            raise
+        except errors.UsageError as e:
+            raise UsageLine(usage_line(e), e.ctx) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except self.passed:
+            raise
+        except errors.UsageError as e:
+            raise UsageLine(usage_line(e), e.ctx) from None
+
+
+app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
+COMPUTE = {"pretrain", "linear", "knn", "semi", "finetune", "attention", "evidence", "demo"}   # commands that set the thread policy
+
+
+@app.callback()
+@handled
+def start(ctx: typer.Context,
+          threads: int = typer.Option(None, envvar="GLTR_THREADS",
+                                      help="torch threads for training and evaluation [default: one per CPU that "
+                                           "other processes leave idle, re-chosen while training]"),
+          debug: bool = typer.Option(False, "--debug", help="on an error, show the Python traceback (also "
+                                     "GLTR_DEBUG=1) instead of one line")):
+    """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
+    from gltr import resources
+    DEBUG["on"] = debug or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
+    check_options("gltr", threads=threads)
+    if ctx.invoked_subcommand in COMPUTE:
+        resources.apply(threads)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, command, console, default, fail,
                              given, out_console, say, tell)
+from gltr.configs import check_options
 from gltr.pipeline.prepare import prepare as run_prepare
 from gltr.pipeline.synth import synth_ntu
 from gltr.safety import shown
@@ -18,17 +19,18 @@ from gltr.safety import shown
 def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw files are (format, classes, splits)"),
             raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
             out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
-            workers: int = typer.Option(None, min=1, help="parallel processes " + default(run_prepare, "workers")),
+            workers: int = typer.Option(None, help="parallel processes " + default(run_prepare, "workers")),
             bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
             rotation: Rotation = typer.Option(None, help="rotation sign: one per sequence (faithful) or per frame "
                                                        + default(run_prepare, "rotation")),
             clip: Clip = typer.Option(None, help="PKU-MMD: an instance's rows, [start:end) as MAMP or [start-1:end) "
                                       "as AimCLR [default: start:end]"),
-            shard_size: int = typer.Option(None, min=1, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
+            shard_size: int = typer.Option(None, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
     from gltr.datasets import make_variant
     from gltr.pipeline.prepare import check_output, exit_status
+    check_options("prepare", workers=workers, shard_size=shard_size)
     out = out or Path("data") / dataset.value
     make_variant(dataset.value, bodies and bodies.value, (rotation or Rotation.sequence).value, clip and clip.value)
     check_output(raw, out, overwrite)                  # options, then the output: refused before a progress bar
@@ -113,14 +115,15 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
 def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .skeleton, NW-UCLA JSON or a PKU-MMD "
                                          "Phase I / II folder (skeleton/, label/, split files)"),
           out: Path = typer.Option(..., help="folder to write the raw files into"),
-          samples: int = typer.Option(200, min=1, help="number of raw files (PKU-MMD: sequences, each of 3-5 instances)"),
-          seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, min=1, max=120, help="NTU: at most 120; NW-UCLA: "
+          samples: int = typer.Option(200, help="number of raw files (PKU-MMD: sequences, each of 3-5 instances)"),
+          seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, help="NTU: at most 120; NW-UCLA: "
                                                                    "at most 10; PKU-MMD: 51 / 41 " + default(synth_ntu, "classes"))):
     """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON / PKU-MMD formats."""
     from gltr.pipeline.synth import synth_nwucla, synth_pku
     write = {RawKind.ntu: synth_ntu, RawKind.nwucla: synth_nwucla,
              RawKind.pkummd1: functools.partial(synth_pku, phase=1),
              RawKind.pkummd2: functools.partial(synth_pku, phase=2)}[kind]
+    check_options("synth", samples=samples, seed=seed, classes=classes)
     try:
         paths = write(out, samples, seed=seed, **given(classes=classes))
     except ValueError as e:

@@ -9,7 +9,7 @@ import typer
 from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
                              RANDOM_INIT_HELP, ShowWhat, command, default, fail, given, say, tell)
 from gltr.safety import atomic_file
-from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig
+from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig, check_options
 from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
@@ -38,7 +38,7 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            dropout: bool = typer.Option(None, "--dropout/--no-dropout", help="reference protocol: dropout left active in "
                                         "the encoder " + default(LinearConfig, "dropout")),
            standardize: bool = typer.Option(None, "--standardize", help="standardise features with the training split's mean and std"),
-           workers: int = typer.Option(None, min=0, help="loader processes " + default(LinearConfig, "workers")),
+           workers: int = typer.Option(None, help="loader processes " + default(LinearConfig, "workers")),
            out: Path = typer.Option(None, help=EVAL_OUT_HELP),
            random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
            preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
@@ -64,8 +64,8 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
 @command()
 def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-        k: int = typer.Option(None, min=1, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
-        workers: int = typer.Option(None, min=0, help="loader processes " + default(KnnConfig, "workers")),
+        k: int = typer.Option(None, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
+        workers: int = typer.Option(None, help="loader processes " + default(KnnConfig, "workers")),
         out: Path = typer.Option(None, help=EVAL_OUT_HELP),
         random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
         seed: int = typer.Option(0, help="with --random-init: the seed of the random weights"),
@@ -74,6 +74,7 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
     from gltr.train.evaluate import knn_eval, random_init_spec
+    check_options("knn", seed=seed)
     eval_target(checkpoint, random_init, out, features)
     r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
         checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
@@ -91,7 +92,7 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
          batch_size: int = typer.Option(None, help="clips per step " + default(SemiConfig, "batch_size")),
          lr: float = typer.Option(None, help="encoder lr " + default(SemiConfig, "lr")),
          head_lr: float = typer.Option(None, help="lr of the linear head " + default(SemiConfig, "head_lr")),
-         workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
+         workers: int = typer.Option(None, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
          out: Path = typer.Option(None, help=EVAL_OUT_HELP),
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
@@ -99,14 +100,15 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
     from gltr.train.evaluate import random_init_spec, run_folder
     from gltr.train.semi import semi_eval, summarize_seeds
     eval_target(checkpoint, random_init, out)
+    cfgs = [SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(   # all checked first
+        checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+        workers=workers, out=out and str(out),
+        random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        for s in seed]
     results = []
-    for s in seed:
-        cfg = SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(
-            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-            workers=workers, out=out and str(out),
-            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+    for cfg in cfgs:
         r = semi_eval(cfg)
-        say(f"semi {percent}% seed {s}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
+        say(f"semi {percent}% seed {cfg.seed}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
                           f"({r['train_samples']} labelled samples)")
         results.append(r)
     if len(results) > 1:
@@ -124,20 +126,20 @@ class FinetuneSchedule(str, Enum):
 def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-             epochs: int = typer.Option(None, min=1, help="fine-tuning epochs " + default(FinetuneConfig, "epochs")),
-             batch_size: int = typer.Option(None, min=1, help="clips per step " + default(FinetuneConfig, "batch_size")),
+             epochs: int = typer.Option(None, help="fine-tuning epochs " + default(FinetuneConfig, "epochs")),
+             batch_size: int = typer.Option(None, help="clips per step " + default(FinetuneConfig, "batch_size")),
              lr: float = typer.Option(None, help="AdamW lr of the top block " + default(FinetuneConfig, "lr")),
              head_lr: float = typer.Option(None, help="lr of the linear head [default: --lr]"),
              weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(FinetuneConfig, "weight_decay")),
-             warmup_epochs: int = typer.Option(None, min=0, help="linear warm-up " + default(FinetuneConfig, "warmup_epochs")),
+             warmup_epochs: int = typer.Option(None, help="linear warm-up " + default(FinetuneConfig, "warmup_epochs")),
              schedule: FinetuneSchedule = typer.Option(None, help="lr after the warm-up " + default(FinetuneConfig, "schedule")),
-             layer_decay: float = typer.Option(None, min=0.0, max=1.0, help="each block gets this times the lr of the one "
+             layer_decay: float = typer.Option(None, help="each block gets this times the lr of the one "
                                                "above " + default(FinetuneConfig, "layer_decay")),
-             label_smoothing: float = typer.Option(None, min=0.0, max=0.5, help="cross-entropy label smoothing "
+             label_smoothing: float = typer.Option(None, help="cross-entropy label smoothing "
                                                    + default(FinetuneConfig, "label_smoothing")),
-             drop_path: float = typer.Option(None, min=0.0, max=0.9, help="stochastic depth of the last block "
+             drop_path: float = typer.Option(None, help="stochastic depth of the last block "
                                              + default(FinetuneConfig, "drop_path")),
-             workers: int = typer.Option(None, min=0, help="loader processes (0: in the main process) "
+             workers: int = typer.Option(None, help="loader processes (0: in the main process) "
                                          + default(FinetuneConfig, "workers")),
              out: Path = typer.Option(None, help=EVAL_OUT_HELP),
              random_init: bool = typer.Option(False, "--random-init", help="train from scratch (the baseline; needs --out)"),
@@ -148,16 +150,17 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
     from gltr.train.evaluate import random_init_spec
     from gltr.train.finetune import finetune_eval, summarize_finetune
     eval_target(checkpoint, random_init, out)
+    cfgs = [FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(                # all checked first
+        checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+        weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule and schedule.value,
+        layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
+        out=out and str(out), validation=validation,
+        random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+        for s in seed]
     results = []
-    for s in seed:
-        cfg = FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(
-            checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-            weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule and schedule.value,
-            layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
-            out=out and str(out), validation=validation,
-            random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
+    for cfg in cfgs:
         r = finetune_eval(cfg)
-        say(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {s}: top-1 {r['top1']:.2f}  "
+        say(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {cfg.seed}: top-1 {r['top1']:.2f}  "
             f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
         results.append(r)
     if len(results) > 1:
@@ -196,12 +199,12 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
              benchmark: str = typer.Option(None, help=BENCHMARK_HELP + " " + default(EvidenceConfig, "benchmark")),
              semi_seeds: list[int] = typer.Option(None, "--semi-seed", help="repeat; none: --semi-seed -1 "
                                                   + default(EvidenceConfig, "semi_seeds")),
-             workers: int = typer.Option(None, min=0, help="loader processes " + default(EvidenceConfig, "workers")),
+             workers: int = typer.Option(None, help="loader processes " + default(EvidenceConfig, "workers")),
              semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
                                             help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
     from gltr.evidence import evidence as run_evidence, semi_text
-    seeds = None if semi_seeds is None else tuple(s for s in semi_seeds if s >= 0)
+    seeds = None if semi_seeds is None else tuple(s for s in semi_seeds if s != -1)
     cfg = EvidenceConfig(data=str(data), run=str(run), **given(
         out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
         workers=workers, semi_runs=semi_runs))
@@ -221,12 +224,12 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
 @command()
 def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
               data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-              samples: int = typer.Option(None, min=1, help="test sequences " + default(AttentionConfig, "samples")),
-              frames: int = typer.Option(None, min=1, help="temporal-map frames, at most the model's T_max "
+              samples: int = typer.Option(None, help="test sequences " + default(AttentionConfig, "samples")),
+              frames: int = typer.Option(None, help="temporal-map frames, at most the model's T_max "
                                          + default(AttentionConfig, "frames")),
-              batch_size: int = typer.Option(None, min=1, max=64, help="sequences per forward pass (bounds memory) "
+              batch_size: int = typer.Option(None, help="sequences per forward pass (bounds memory) "
                                              + default(AttentionConfig, "batch_size")),
-              workers: int = typer.Option(None, min=0, help="loader processes " + default(AttentionConfig, "workers")),
+              workers: int = typer.Option(None, help="loader processes " + default(AttentionConfig, "workers")),
               out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
     """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
     from gltr.attention import analyse
@@ -246,11 +249,12 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
          what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
                                   + default(render_sample, "what")),
-         frames: int = typer.Option(None, min=1, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
+         frames: int = typer.Option(None, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
                                     + default(render_sample, "frames")),
          size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
              MAX_SIDE, *signature(render_sample).parameters["size"].default))):
     """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
+    check_options("show", frames=frames)
     try:
         dims = tuple(int(v) for v in size.lower().split("x")) if size else None
         if dims is not None and len(dims) != 2:

@@ -4,6 +4,7 @@ from pathlib import Path
 import typer
 
 from gltr.cli.common import app, command, default, given, say, tell
+from gltr.configs import check_options
 from gltr.export.ctrgcn import export_ctrgcn as run_ctrgcn
 
 
@@ -27,9 +28,10 @@ def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
 def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (ntu60 or ntu120)"),
                   out: Path = typer.Option(..., help="folder for NTU60_CS.npz / NTU60_CV.npz or NTU120_CSub.npz / NTU120_CSet.npz"),
                   raw: Path = typer.Option(None, help="the raw files [default: the folder prepare read, from prepare.json]"),
-                  workers: int = typer.Option(None, min=1, help="processes parsing raw files " + default(run_ctrgcn, "workers")),
+                  workers: int = typer.Option(None, help="processes parsing raw files " + default(run_ctrgcn, "workers")),
                   overwrite: bool = typer.Option(False, "--overwrite", help="replace .npz files in --out that gltr exported")):
     """CTR-GCN's .npz files (x float32 [N, T, 150], y one-hot), from the raw files with CTR-GCN's denoising."""
+    check_options("export ctrgcn", workers=workers)
     written = run_ctrgcn(data, out, raw, overwrite=overwrite, **given(workers=workers),
                          log=lambda line: tell(line))
     for name, r in written.items():

@@ -18,11 +18,11 @@ from gltr.configs import DemoConfig
 @command()
 def demo(out: Path = typer.Option(None, help="folder for everything the demo writes (only a folder it made is "
                                   "replaced) " + default(DemoConfig, "out")),
-         samples: int = typer.Option(None, min=20, help="synthetic clips " + default(DemoConfig, "samples")),
-         classes: int = typer.Option(None, min=2, max=10, help="synthetic classes " + default(DemoConfig, "classes")),
-         epochs: int = typer.Option(None, min=1, help="pretraining epochs " + default(DemoConfig, "epochs")),
-         probe_epochs: int = typer.Option(None, min=1, help="linear-probe epochs " + default(DemoConfig, "probe_epochs")),
-         workers: int = typer.Option(None, min=1, help="prepare processes " + default(DemoConfig, "workers"))):
+         samples: int = typer.Option(None, help="synthetic clips " + default(DemoConfig, "samples")),
+         classes: int = typer.Option(None, help="synthetic classes " + default(DemoConfig, "classes")),
+         epochs: int = typer.Option(None, help="pretraining epochs " + default(DemoConfig, "epochs")),
+         probe_epochs: int = typer.Option(None, help="linear-probe epochs " + default(DemoConfig, "probe_epochs")),
+         workers: int = typer.Option(None, help="prepare processes " + default(DemoConfig, "workers"))):
     """Synthesise -> prepare -> pretrain tiny() -> linear probe (vs random init and hand-crafted) -> results table."""
     from gltr.demo import demo as run_demo
     cfg = DemoConfig(**given(out=out and str(out), samples=samples, classes=classes, epochs=epochs,

@@ -6,17 +6,18 @@ import typer
 
 from gltr.cli.common import (BENCHMARK_HELP, DATA_HELP, PosInit, Precision, Preset, Schedule, command, default, fail,
                              given, out_console, say)
-from gltr.configs import PretrainConfig
+from gltr.configs import PretrainConfig, check_options
 
 
 @command()
 def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth"),
-          frames: int = typer.Option(None, min=1, help="sequence length for GFLOPs [default: the preset's T_max]"),
+          frames: int = typer.Option(None, help="sequence length for GFLOPs [default: the preset's T_max]"),
           as_json: bool = typer.Option(False, "--json", help="print JSON instead of a sentence")):
     """Parameter counts (encoder, heads) and encoder forward GFLOPs per sequence."""
     from gltr.model.gltransformer import PRESETS, count_parameters, forward_gflops
+    check_options("model", frames=frames)
     cfg = PRESETS[preset.value]()
-    frames = frames or cfg.t_max
+    frames = cfg.t_max if frames is None else frames
     if frames > cfg.t_max:
         fail(f"--frames {frames} exceeds the preset's T_max {cfg.t_max}")
     info = {"preset": preset.value, **count_parameters(cfg), "frames": frames,
@@ -43,7 +44,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
                                                "--warmup-epochs of linear warm-up, then a cosine to 0 at the last step "
                                                + default(PretrainConfig, "schedule")),
              lr_decay: float = typer.Option(None, help="lr factor per epoch (exp) " + default(PretrainConfig, "lr_decay")),
-             warmup_epochs: int = typer.Option(None, min=0, help="epochs of linear warm-up (cosine) "
+             warmup_epochs: int = typer.Option(None, help="epochs of linear warm-up (cosine) "
                                                + default(PretrainConfig, "warmup_epochs")),
              precision: Precision = typer.Option(None, help="auto: the bf16 policy shown at parity with fp32 on this device "
                                            "type, else fp32; bf16-fp32-input: bf16 autocast with the input embeddings in fp32; "
@@ -55,10 +56,10 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
                                                         help="0.05 on every interval's trajectory tokens (not just interval 1)"),
              augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "
                                           + default(PretrainConfig, "augment")),
-             workers: int = typer.Option(None, min=0, help="loader processes per rank " + default(PretrainConfig, "workers")),
+             workers: int = typer.Option(None, help="loader processes per rank " + default(PretrainConfig, "workers")),
              seed: int = typer.Option(None, help="seed of the weights' init, shard order and augmentation "
                                       + default(PretrainConfig, "seed")),
-             save_every: int = typer.Option(None, min=1, help="keep a weights-only checkpoints/epoch-NNNN.pt every N "
+             save_every: int = typer.Option(None, help="keep a weights-only checkpoints/epoch-NNNN.pt every N "
                                             "epochs " + default(PretrainConfig, "save_every")),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
@@ -78,7 +79,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         schedule=schedule and schedule.value, warmup_epochs=warmup_epochs, precision=precision and precision.value,
         compile=compile, trajectory_weight_all=trajectory_weight_all,
         augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
-        time_budget_s=time_budget_min and time_budget_min * 60, resume=resume, overwrite=overwrite)))
+        time_budget_s=None if time_budget_min is None else time_budget_min * 60, resume=resume, overwrite=overwrite)))
     say(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
     sizes = summary["checkpoint_bytes"]

@@ -133,7 +133,7 @@ def export_ctrgcn(data, out, raw=None, workers: int = 1, log=print, overwrite: b
     data, out = Path(data), Path(out)
     report = target.prepare_report(data)
     variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
-    if variant.info.family != "ntu":
+    if not all((variant.dataset, b) in FILES for b in variant.info.benchmarks):      # NTU's layouts only
         raise ValueError(f"{data}: CTR-GCN's .npz files are NTU's; this dataset is {variant.dataset}")
     recorded = target.recorded_raw(data, report)
     raw = recorded if raw is None else Path(raw)

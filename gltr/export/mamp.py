@@ -39,7 +39,7 @@ def export_mamp(data, out, raw=None, log=print, overwrite: bool = False) -> dict
     data, out = Path(data), Path(out)
     report = target.prepare_report(data)
     variant = Variant.from_dict(report["variant"], str(data / "prepare.json"))
-    if variant.info.family != "pku":
+    if not all((variant.dataset, b) in FILES for b in variant.info.benchmarks):      # PKU-MMD's only
         raise ValueError(f"{data}: MAMP's PKUv1/PKUv2 files are PKU-MMD's; this dataset is {variant.dataset}")
     if variant.clip != "start:end":
         raise ValueError(f"{data}: prepared with --clip {variant.clip}; MAMP's files slice [start:end): prepare "

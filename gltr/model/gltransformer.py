@@ -31,6 +31,9 @@ INITS = ("torch", "trunc_normal")
 
 @dataclass
 class GLTConfig:
+    """The model's one flat config: the input's shape (persons P, joints K, the trajectory slot `centre`, T_max),
+    widths, depth, heads, regularisation, initialisation and the MPDP intervals. Start from a preset (`ntu()`,
+    `nwucla()`, `small()`, `tiny()`) and fit it to a prepared dataset with `for_dataset`."""
     persons: int = 2            # P
     joints: int = 25            # K
     centre: int = 20            # the trajectory slot
@@ -48,13 +51,16 @@ class GLTConfig:
 
     @property
     def tokens(self) -> int:
+        """N = P * K tokens per frame."""
         return self.persons * self.joints
 
     @property
     def width(self) -> int:
+        """C = N * D, the width of the per-frame representation."""
         return self.tokens * self.dim
 
     def to_dict(self) -> dict:
+        """The config as a dict (stored in checkpoints; read back with `from_dict`)."""
         return asdict(self)
 
     @classmethod
@@ -237,6 +243,7 @@ class GLTransformer(nn.Module):
                 raise ValueError(f"pos_init must be 'zeros' or 'sinusoid', not {self.cfg.pos_init!r}")
 
     def encoder_parameters(self):
+        """Every parameter but the MPDP heads': what a downstream probe or fine-tune keeps."""
         return [p for n, p in self.named_parameters() if not n.startswith("head_")]
 
     def embed(self, motion):
@@ -271,6 +278,8 @@ class GLTransformer(nn.Module):
         return direction, magnitude
 
     def forward(self, motion, frame_mask):
+        """motion [B, T, P, K, 3], frame_mask [B, T] -> MPDP logits: direction [B, T, I, N, 27], magnitude
+        [B, T, I, N, 16]."""
         return self.forward_heads(self.forward_encoder(motion, frame_mask))
 
 

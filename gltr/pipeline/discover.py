@@ -1,11 +1,12 @@
-"""Find the raw files of a dataset under a folder (recursively) and sort them into work and skips."""
+"""Find the raw files of a dataset under a folder (recursively) and sort them into work and skips: one sample
+per file, named, checked, labelled and split by the functions of the dataset's row (gltr.datasets)."""
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gltr.datasets import dataset_info
-from gltr.pipeline.names import NAME_PATTERNS, label_of, missing_list, ntu_in_scope, ntu_name_problem, parse_name
+from gltr.pipeline.names import missing_list
 
 
 @dataclass
@@ -27,7 +28,8 @@ class Found:
     out_of_scope: int = 0                               # NTU-120 files when preparing NTU-60
     files_seen: int = 0
     benchmarks: tuple | None = None                     # those with a split (PKU-MMD: a split file); None: all
-    listed_without_skeleton: dict = field(default_factory=dict)   # {benchmark: names in a split file, no file}
+    listed_without_skeleton: dict | None = None         # {benchmark: names in a split file, no file} (PKU-MMD);
+                                                        # None: no split files (the report has no such counts)
 
 
 def walk(raw: Path, suffix: str, skipped: list):
@@ -66,28 +68,28 @@ def walk(raw: Path, suffix: str, skipped: list):
 
 
 def discover(dataset: str, raw: Path) -> Found:
+    """One task per raw file ending in the row's `raw_suffix` whose name its `parse_name` reads and its
+    `name_problem` accepts; files out of its `in_scope` are counted, names on its missing list skipped, later
+    copies of a name kept as fallbacks; each task labelled by its `label_of`."""
     found = Found()
     if not raw.is_dir():
         raise FileNotFoundError(f"raw folder {raw} does not exist")
     info = dataset_info(dataset)
-    suffix, ntu = info.raw_suffix, info.family == "ntu"
+    suffix = info.raw_suffix
     missing = missing_list(dataset)
     first_path, task_of = {}, {}
     for path in walk(raw, suffix, found.failed):
         found.files_seen += 1
         rel = str(path.relative_to(raw))
         sample_id = path.name[: -len(suffix)]
-        fields = parse_name(dataset, sample_id)
+        fields = info.parse_name(sample_id)
         if fields is None:
-            found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[info.name_format]}{suffix}"})
+            found.failed.append({"file": rel, "reason": f"bad file name, expected {info.name_pattern}{suffix}"})
             continue
-        if info.action_ids and fields["action"] not in info.action_ids:
-            found.failed.append({"file": rel, "reason": f"unknown NW-UCLA action a{fields['action']:02d}"})
-            continue
-        if ntu and (problem := ntu_name_problem(dataset, fields)):
+        if problem := info.name_problem(fields):
             found.failed.append({"file": rel, "reason": problem})
             continue
-        if ntu and not ntu_in_scope(dataset, fields):
+        if not info.in_scope(fields):
             found.out_of_scope += 1
             continue
         if sample_id in first_path:
@@ -99,7 +101,7 @@ def discover(dataset: str, raw: Path) -> Found:
         if sample_id in missing:
             found.missing.append(sample_id)
             continue
-        task_of[sample_id] = Task(sample_id, path, fields, label_of(dataset, fields))
+        task_of[sample_id] = Task(sample_id, path, fields, info.label_of(fields))
         found.tasks.append(task_of[sample_id])
     found.tasks.sort(key=lambda t: t.sample_id)
     found.missing.sort()

@@ -1,8 +1,9 @@
-"""Sample names, dataset scopes and benchmark splits.
+"""Sample names and benchmark splits: the NTU and NW-UCLA name grammars, the split rules of
+data_manifests/splits.json (docs/dataset.md, `data_manifests/`), and by-dataset shorthands for the functions of a
+dataset's row (gltr.datasets).
 
 NTU:     SsssCcccPpppRrrrAaaa  (setup, camera, performer, replication, action; 1-based)
 NW-UCLA: aAA_sSS_eEE_vVV       (action, subject, episode, view)
-The split rules live in data_manifests/splits.json (docs/dataset.md, `data_manifests/`).
 """
 import json
 import re
@@ -26,8 +27,8 @@ def parse_ntu_name(name: str) -> dict | None:
     return dict(setup=setup, camera=camera, subject=subject, replication=replication, action=action)
 
 
-def ntu_name_problem(dataset: str, fields: dict) -> str | None:
-    """Why a well-formed NTU name cannot be a sample of `dataset` (None if it can): setup 1-32,
+def ntu_name_problem(fields: dict) -> str | None:
+    """Why a well-formed NTU name cannot be a sample (None if it can): setup 1-32,
     camera 1-3, subject and replication >= 1, action 1-120 (1-60 for NTU-60 setups 1-17 are
     checked by the scope rule, not here)."""
     for key, low, high in (("setup", 1, 32), ("camera", 1, 3), ("subject", 1, 999), ("replication", 1, 999),
@@ -46,26 +47,14 @@ def parse_ucla_name(name: str) -> dict | None:
     return dict(action=action, subject=subject, episode=episode, view=view)
 
 
-NAME_PARSERS = {"ntu": parse_ntu_name, "nwucla": parse_ucla_name}          # by DatasetInfo.name_format
-NAME_PATTERNS = {"ntu": "SsssCcccPpppRrrrAaaa", "nwucla": "aAA_sSS_eEE_vVV"}
-
-
 def parse_name(dataset: str, name: str) -> dict | None:
-    """The fields of a sample name of `dataset` (None if it is not one)."""
-    return NAME_PARSERS[DATASETS[dataset].name_format](name)
-
-
-def ntu_in_scope(dataset: str, fields: dict) -> bool:
-    """NTU-60 is setups 1-17 with actions 1-60; NTU-120 is everything."""
-    if dataset == "ntu60":
-        return fields["setup"] <= 17 and fields["action"] <= 60
-    return True
+    """The fields of a sample name of `dataset` (None if it is not one): its row's `parse_name`."""
+    return DATASETS[dataset].parse_name(name)
 
 
 def label_of(dataset: str, fields: dict) -> int:
-    """0-based class label from the name's fields."""
-    ids = DATASETS[dataset].action_ids
-    return ids.index(fields["action"]) if ids else fields["action"] - 1
+    """0-based class label from the name's fields: its row's `label_of`."""
+    return DATASETS[dataset].label_of(fields)
 
 
 @cache
@@ -74,7 +63,13 @@ def split_rules() -> dict:
 
 
 def split_of(dataset: str, benchmark: str, fields: dict) -> str:
-    """'train' or 'test' for a sample of `dataset` under `benchmark`."""
+    """'train' or 'test' for a sample of `dataset` under `benchmark`: its row's `split_of`."""
+    return DATASETS[dataset].split_of(benchmark, fields)
+
+
+def split_by_rule(dataset: str, benchmark: str, fields: dict) -> str:
+    """'train' or 'test' by the rule of `dataset` and `benchmark` in data_manifests/splits.json: the training
+    values of one field of the name (NTU, NW-UCLA)."""
     rule = split_rules()[dataset][benchmark]
     return "train" if fields[rule["field"]] in rule["train"] else "test"
 
@@ -85,4 +80,5 @@ def missing_list(dataset: str) -> frozenset:
     if not DATASETS[dataset].missing_list:
         return frozenset()
     path = MANIFESTS / DATASETS[dataset].missing_list
-    return frozenset(n.strip() for n in path.read_text().splitlines() if NTU_NAME.match(n.strip()))
+    parse = DATASETS[dataset].parse_name
+    return frozenset(n.strip() for n in path.read_text().splitlines() if parse(n.strip()) is not None)

@@ -21,17 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gltr.datasets import DATASETS
 from gltr.pipeline.discover import Found, Task, walk
 from gltr.safety import read_regular
 
-SEQUENCE_NAMES = {"pkummd1": re.compile(r"^(\d{4})-([LMR])\Z", re.ASCII),
-                  "pkummd2": re.compile(r"^A(\d{2})N(\d{2})-([LMR])\Z", re.ASCII)}
-NAME_PATTERNS = {"pkummd1": "NNNN-L|M|R", "pkummd2": "AaaNnn-L|M|R"}
 SPLIT_FILES = {"pkummd1": {"xsub": ("cross_subject.txt", "cross-subject.txt"),
                            "xview": ("cross_view.txt", "cross-view.txt")},
                "pkummd2": {"xsub": ("cross_subject_v2.txt", "cross-subject_v2.txt"),
                            "xview": ("cross_view_v2.txt", "cross-view_v2.txt")}}
-VIEWS = "LMR"
 VALUES_PER_FRAME = 150                 # 2 bodies x 25 joints x xyz
 LABEL_MAX_BYTES = 1 << 20              # a real label file is ~1 kB
 SPLIT_MAX_BYTES = 4 << 20              # a real split file is ~10 kB
@@ -211,14 +208,14 @@ def discover_pku(dataset: str, raw: Path, num_classes: int, benchmarks: tuple, l
         training[b] = read_split(path)
     if not training:
         raise FileNotFoundError(f"{raw}: none of the split files ({', '.join(n for b in benchmarks for n in SPLIT_FILES[dataset][b][:1])})")
-    found.benchmarks = tuple(training)
-    pattern, sequences = SEQUENCE_NAMES[dataset], set()
+    found.benchmarks, found.listed_without_skeleton = tuple(training), {}
+    info, sequences = DATASETS[dataset], set()            # the row's parse_name reads the sequence names
     for path in walk(raw / "skeleton", ".txt", found.failed):
         found.files_seen += 1
         rel, name = str(path.relative_to(raw)), path.stem
-        fields = pattern.match(name)
+        fields = info.parse_name(name)
         if fields is None:
-            found.failed.append({"file": rel, "reason": f"bad file name, expected {NAME_PATTERNS[dataset]}.txt"})
+            found.failed.append({"file": rel, "reason": f"bad file name, expected {info.name_pattern}.txt"})
             continue
         if name in sequences:
             found.duplicates.append({"file": rel, "duplicate_of": f"skeleton/{name}.txt"})
@@ -242,8 +239,8 @@ def discover_pku(dataset: str, raw: Path, num_classes: int, benchmarks: tuple, l
             if not 1 <= action <= num_classes:
                 found.failed.append({"file": where, "reason": f"class {action} out of range 1-{num_classes}"})
                 continue
-            tasks.append(Task(f"{name}_{row:03d}", path, {"view": VIEWS.index(name[-1]) + 1, "row": row,
-                                                         "start": start, "end": end}, action - 1, splits=splits))
+            tasks.append(Task(f"{name}_{row:03d}", path, {**fields, "row": row, "start": start, "end": end},
+                              action - 1, splits=splits))
         if problem := overlap_problem([(t.fields["start"], t.fields["end"]) for t in tasks]):
             found.failed.append({"file": f"label/{name}.txt", "reason": problem})      # the whole sequence
             continue

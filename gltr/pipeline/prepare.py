@@ -18,12 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import gltr
-from gltr.pipeline.discover import Task, discover
+from gltr.pipeline.discover import Task
 from gltr.datasets import Variant, make_variant
-from gltr.pipeline.names import split_of
-from gltr.pipeline.pku import ALL_ZERO, discover_pku
+from gltr.pipeline.pku import ALL_ZERO
 from gltr.pipeline.parallel import in_order
-from gltr.pipeline.sample import SampleError, read_ntu, read_pku, read_ucla
+from gltr.pipeline.sample import SampleError
 from gltr.safety import hold_lock
 from gltr.pipeline.store import ShardWriter, StoreWriter, sample_members, sha256_file, tar_bytes
 
@@ -49,12 +48,7 @@ def _process(task: Task):
     reasons = []
     for path in [task.path, *task.copies]:
         try:
-            if _variant.info.family == "nwucla":
-                sample = read_ucla(path, _variant, task.label)
-            elif _variant.info.family == "pku":
-                sample = read_pku(path, _variant, task.fields)
-            else:
-                sample = read_ntu(path, _variant)
+            sample = _variant.info.read(path, _variant, task)
             meta = {"sample_id": task.sample_id, "label": task.label, "length": len(sample.motion),
                     "dataset": _variant.dataset, **task.fields}
             return sample, tar_bytes(task.sample_id, sample_members(sample, task.label, meta)), path, reasons
@@ -102,7 +96,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
             log=print, progress=None) -> dict:
     """Prepare `dataset` from the raw files under `raw` into `out`; return the report (prepare.json).
 
-    discover -> parse in workers and write (store, manifest, shards) under <out>.partial -> finish
+    discover -> parse in workers and write (store, manifest, shards) under `<out>.partial` -> finish
     (prepare.json, then one rename). `log(line)` gets one line per failed file; `progress(advance,
     total)` is called per file.
     """
@@ -111,10 +105,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
     raw, out = Path(raw), Path(out)
     check_output(raw, out, overwrite)
     lock = hold_lock(out.with_name(out.name + ".lock"), "prepare")    # one prepare per output at a time
-    if variant.info.family == "pku":
-        found = discover_pku(dataset, raw, variant.info.num_classes, variant.info.benchmarks, log)
-    else:
-        found = discover(dataset, raw)
+    found = variant.info.discover(dataset, raw, log)
     for f in found.failed:
         log(f"{f['file']}: {f['reason']}")
     tmp = start_partial(out)
@@ -131,12 +122,13 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | 
                    "duplicates": len(found.duplicates), "out_of_scope": found.out_of_scope,
                    **({"all_zero_instances": sum(f["reason"] == ALL_ZERO for f in written["failed"]),
                        "listed_without_skeleton": sum(map(len, found.listed_without_skeleton.values()))}
-                      if variant.info.family == "pku" else {})},
+                      if found.listed_without_skeleton is not None else {})},     # split files: PKU-MMD
         "splits": written["splits"],
         "failed": written["failed"],
         "missing_skeleton": found.missing,
         "duplicates": found.duplicates,
-        **({"listed_without_skeleton": found.listed_without_skeleton} if variant.info.family == "pku" else {}),
+        **({"listed_without_skeleton": found.listed_without_skeleton} if found.listed_without_skeleton is not None
+           else {}),
         "files": files,
         # "run" is the only part that differs between identical runs (times, worker count).
         "run": {"workers": workers, "seconds": round(seconds, 3),
@@ -194,7 +186,7 @@ def write(found, variant: Variant, raw: Path, tmp: Path, workers: int, shard_siz
             rel = used_rel
         offset = store.append(result)
         for b in benchmarks:
-            split = task.splits[b] if task.splits is not None else split_of(dataset, b, task.fields)
+            split = task.splits[b] if task.splits is not None else variant.info.split_of(b, task.fields)
             shard_writers[b, split].write(blob)
             columns[f"split_{b}"].append(split)
         for k, v in [("sample_id", task.sample_id), ("label", task.label), ("length", len(result.motion)),

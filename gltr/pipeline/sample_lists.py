@@ -31,7 +31,7 @@ import numpy as np
 
 from gltr import fetch, records
 from gltr.datasets import DATASETS
-from gltr.pipeline.names import MANIFESTS, label_of, ntu_in_scope, parse_name, parse_ntu_name, split_of
+from gltr.pipeline.names import MANIFESTS, label_of, parse_name, parse_ntu_name, split_of
 from gltr.safety import check_name, read_regular
 
 PERCENTS = (1, 5, 10)
@@ -45,10 +45,22 @@ LIST_NAMES = {"semi": re.compile(r"([a-z0-9]+)/[A-Za-z0-9_-]{1,50}/[0-9]{1,3}pct
 
 
 def available_names(dataset: str, data: Path) -> list[str]:
-    if DATASETS[dataset].family == "nwucla":
-        return sorted(p.stem for p in (data / "nw_ucla" / "all_sqe").glob("*.json"))
+    """Every sample name of `dataset` under `data` (../shared/data) that the committed lists are drawn from: its
+    row's `available_names`."""
+    if DATASETS[dataset].available_names is None:
+        raise ValueError(f"{dataset}'s sample lists are made from your copy (gltr manifests --{dataset} RAW)")
+    return DATASETS[dataset].available_names(data)
+
+
+def ntu_available_names(dataset: str, data: Path) -> list[str]:
+    """The NTU names in data/ntu_available/<dataset>_available.txt within the dataset's scope."""
     names = (data / "ntu_available" / f"{dataset}_available.txt").read_text().split()
-    return sorted(n for n in names if ntu_in_scope(dataset, parse_ntu_name(n)))
+    return sorted(n for n in names if DATASETS[dataset].in_scope(parse_ntu_name(n)))
+
+
+def ucla_available_names(data: Path) -> list[str]:
+    """The NW-UCLA names of data/nw_ucla/all_sqe/*.json."""
+    return sorted(p.stem for p in (data / "nw_ucla" / "all_sqe").glob("*.json"))
 
 
 def balanced_subset(names: list[str], labels: list[int], percent: int, seed: int) -> list[str]:
@@ -91,7 +103,7 @@ def semi_lists(dataset: str, benchmark: str, train: list, labels: list, source) 
 def ntu_ucla_lists(data: Path) -> dict:
     """Every NTU and NW-UCLA semi-supervised list, as `semi_lists`."""
     lists = {}
-    for dataset, benchmarks in ((d.name, d.benchmarks) for d in DATASETS.values() if d.family != "pku"):
+    for dataset, benchmarks in ((d.name, d.benchmarks) for d in DATASETS.values() if d.available_names is not None):
         names = available_names(dataset, data)
         for benchmark in benchmarks:
             train = [n for n in names if split_of(dataset, benchmark, parse_name(dataset, n)) == "train"]
@@ -313,7 +325,7 @@ def read_list(dataset: str, benchmark: str, percent: int, seed: int, data=None) 
     found = read_listed("semi", f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt", data)
     if found is None:
         rel = f"{dataset}/{benchmark}/{percent}pct_seed{seed}.txt"
-        if DATASETS[dataset].family == "pku":
+        if DATASETS[dataset].available_names is None:        # PKU-MMD
             raise FileNotFoundError(f"no sample list {rel} in {where('semi', data)}: PKU-MMD's lists are made from "
                                     f"your copy's label and split files: gltr manifests --{dataset} RAW --data "
                                     f"{data if data is not None and not fetch.is_url(data) else 'PREPARED'}")

@@ -249,6 +249,9 @@ def collate(batch: list, pad_multiple: int = 1, t_max: int | None = None) -> dic
 
 @dataclass
 class LoaderConfig:
+    """How `ShardLoader` batches a split: batch size, worker processes, seeds and shuffling, the pretraining
+    augmentations (temporal interpolation, shear amount), length bucketing, an optional sample-id subset and
+    the frame padding multiple."""
     batch_size: int = 128
     workers: int = 2
     seed: int = 0

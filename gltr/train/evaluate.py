@@ -258,6 +258,9 @@ def run_folder(cfg) -> Path:
 
 
 def linear_eval(cfg: LinearConfig) -> dict:
+    """`gltr linear`: train a linear classifier on the frozen encoder's clip features of the training split and
+    score it on the test split (or the validation list); write the result JSON under the run's eval/ folder and
+    return it (top-1, top-5, history, provenance) with the trained `head`."""
     with run_lock(cfg):
         return _linear_eval(cfg)
 

@@ -223,13 +223,15 @@ def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs:
 
 
 def train(cfg: PretrainConfig) -> dict:
+    """`gltr pretrain`: MPDP pretraining of GL-Transformer on a prepared dataset's training split, writing
+    checkpoints, metrics and pretrain.json under `cfg.out`; return the run's summary (steps, final loss, time)."""
     # ------------------------------------------------------------------ setup
     rank, world, device = init_distributed()
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
-    epochs = cfg.epochs or variant.info.pretrain_epochs
+    epochs = variant.info.pretrain_epochs if cfg.epochs is None else cfg.epochs
     if cfg.schedule not in ("exp", "cosine") or not 0 <= cfg.warmup_epochs < epochs:
         raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
                          f"{cfg.schedule!r} with {cfg.warmup_epochs}")
@@ -300,8 +302,8 @@ def train(cfg: PretrainConfig) -> dict:
                              "loader": {"epoch": epoch, "batch": batch, "workers": cfg.workers}})
 
     def should_stop(step: int) -> bool:                      # every rank stops at the same step
-        out_of_time = bool(cfg.time_budget_s) and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
-        return bool(cfg.max_steps and step >= cfg.max_steps) or out_of_time
+        out_of_time = cfg.time_budget_s is not None and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
+        return (cfg.max_steps is not None and step >= cfg.max_steps) or out_of_time
 
     # ------------------------------------------------------------------ training loop: epoch, then checkpoints
     model.train()
