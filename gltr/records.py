@@ -309,7 +309,12 @@ def parse(data: bytes, schema: type[BaseModel], where: str) -> BaseModel:
     try:
         return schema.model_validate_json(data)
     except ValidationError as e:
-        raise ValueError(f"{where}: {problem(e)}") from None
+        raise ValueError(f"{where}: {one_line(problem(e))}") from None
+
+
+def one_line(text: str) -> str:
+    """A message that names values from the file stays one line: its line breaks written as \\n."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def check(value, schema: type[BaseModel], where: str) -> BaseModel:

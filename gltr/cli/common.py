@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import ProgressColumn
 from rich.text import Text
 
+from gltr.datasets import DATASETS, benchmark_help
 from gltr.configs import PRECISIONS, check_options
 from gltr.safety import shown
 
@@ -37,12 +38,7 @@ def tell(*parts, style: str | None = None) -> None:
     console.print(*(shown(p, style) if isinstance(p, str) else p for p in parts))
 
 
-class Dataset(str, Enum):
-    ntu60 = "ntu60"
-    ntu120 = "ntu120"
-    nwucla = "nwucla"
-    pkummd1 = "pkummd1"
-    pkummd2 = "pkummd2"
+Dataset = Enum("Dataset", {name: name for name in DATASETS}, type=str)     # the dataset table's rows
 
 
 class Clip(str, Enum):
@@ -109,7 +105,7 @@ class ShowWhat(str, Enum):
 
 
 DATA_HELP = "prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"
-BENCHMARK_HELP = "benchmark: xsub / xview (ntu60), xsub / xset (ntu120), view (nwucla)"
+BENCHMARK_HELP = benchmark_help()
 CHECKPOINT_HELP = "pretrained checkpoint (.pt: latest.pt or a weights-only epoch-NNNN.pt)"
 EVAL_OUT_HELP = "folder for eval/*.json and feature caches [default: the checkpoint's run folder]"
 RANDOM_INIT_HELP = "evaluate a randomly initialised encoder instead (the baseline; needs --out)"
