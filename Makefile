@@ -87,7 +87,7 @@ demo: setup
 
 ONLY ?=
 bench: setup
-	$(BIN)/python -m gltr.bench --out bench $(foreach o,$(ONLY),--only $(o))
+	$(BIN)/python -m gltr.bench --out bench --real $(REAL) $(foreach o,$(ONLY),--only $(o))
 
 # the full-size NTU-120 benchmark (113,945 hard-linked raw files; tens of minutes, ~40 GB of free disk): bench/scale.json
 bench-scale: setup
@@ -98,7 +98,7 @@ bench-scale: setup
 # grids whole): ~29,000 examples, ~20 min on one core -> bench/fuzz.json (make test runs a bounded version)
 FUZZ_EXAMPLES ?= 2500
 fuzz: setup
-	$(BIN)/python -m gltr.bench.fuzz --out bench --examples $(FUZZ_EXAMPLES)
+	$(BIN)/python -m gltr.bench.fuzz --out bench --real $(REAL) --examples $(FUZZ_EXAMPLES)
 
 # The GPU run (docs/benchmarks.md, "GPU evidence"): inputs are made here, the run happens on the device with
 # its own python (PY=python3); QUICK=1 runs the same script at tiny sizes on any machine.

@@ -4,15 +4,18 @@ The Python API, by stage (in parentheses, where the names live; the reference is
 
 - **Datasets** (`gltr.datasets`, `gltr.pipeline`): `DATASETS` (joints, bones, splits, classes of each
   dataset), `Variant` (the choices stored with prepared numbers), `prepare` (raw files -> a prepared dataset).
-- **Reading a prepared dataset** (`gltr.train`): `read_index` (a split's shard index and variant),
+- **Reading a prepared dataset** (`gltr.train`): `PreparedData` (a prepared dataset opened once: its
+  variant, identity digest, split indices and sample names), `read_index` (a split's shard index and variant),
   `LoaderConfig` and `ShardLoader` (padded, masked batches; resumable by (epoch, batch)).
 - **Model** (`gltr.model.gltransformer`): `GLTConfig`, `GLTransformer`, the presets `ntu`, `nwucla`,
-  `small`, `tiny`, `for_dataset` (a preset fitted to a dataset's variant), `pool_valid` (clip features).
+  `small`, `tiny`, `for_dataset` (a preset fitted to joints, persons, T_max), `for_variant` (a preset fitted
+  to a prepared dataset's variant), `pool_valid` (clip features).
 - **MPDP pretext task** (`gltr.pipeline.mpdp`, `gltr.train.loss`): `mpdp_labels` (multi-interval
   displacement classes of a motion batch), `mpdp_loss` (the authors' weighted cross-entropy, valid frames).
 - **Training and evaluation** (`gltr.configs`, `gltr.train`): `PretrainConfig` and `pretrain` (the
   `gltr pretrain` run), `load_encoder` (a checkpoint's model), `LinearConfig` and `linear_eval` (the
-  `gltr linear` probe).
+  `gltr linear` probe), `KnnConfig` and `knn_eval` (`gltr knn`), `FinetuneConfig`, `SemiConfig` and
+  `finetune_eval` (`gltr finetune`, and `gltr semi`: fine-tuning on a committed list of 1 / 5 / 10 % of the labels).
 - **Exports** (`gltr.export`): `export_ctrgcn`, `export_mamp`, `export_pyskl` (files other codebases read).
 
 One MPDP step on a prepared dataset, from your own code (a tiny model on CPU):
@@ -44,7 +47,8 @@ API = {
     "Variant": "gltr.datasets.Variant",
     "prepare": "gltr.pipeline.prepare.prepare",
     # reading a prepared dataset
-    "read_index": "gltr.train.index.read_index",
+    "PreparedData": "gltr.train.prepared.PreparedData",
+    "read_index": "gltr.train.prepared.read_index",
     "LoaderConfig": "gltr.train.data.LoaderConfig",
     "ShardLoader": "gltr.train.data.ShardLoader",
     # model
@@ -55,6 +59,7 @@ API = {
     "small": "gltr.model.gltransformer.small",
     "tiny": "gltr.model.gltransformer.tiny",
     "for_dataset": "gltr.model.gltransformer.for_dataset",
+    "for_variant": "gltr.model.gltransformer.for_variant",
     "pool_valid": "gltr.model.gltransformer.pool_valid",
     # MPDP pretext task
     "mpdp_labels": "gltr.pipeline.mpdp.mpdp_labels",
@@ -62,9 +67,14 @@ API = {
     # training and evaluation
     "PretrainConfig": "gltr.configs.PretrainConfig",
     "pretrain": "gltr.train.pretrain.train",
-    "load_encoder": "gltr.train.evaluate.load_encoder",
+    "load_encoder": "gltr.train.downstream.load_encoder",
     "LinearConfig": "gltr.configs.LinearConfig",
     "linear_eval": "gltr.train.evaluate.linear_eval",
+    "KnnConfig": "gltr.configs.KnnConfig",
+    "knn_eval": "gltr.train.evaluate.knn_eval",
+    "FinetuneConfig": "gltr.configs.FinetuneConfig",
+    "SemiConfig": "gltr.configs.SemiConfig",
+    "finetune_eval": "gltr.train.finetune.finetune_eval",
     # exports
     "export_ctrgcn": "gltr.export.ctrgcn.export_ctrgcn",
     "export_mamp": "gltr.export.mamp.export_mamp",

@@ -71,10 +71,11 @@ SECONDS = Bound(0, 6 * 10**8, float, above=True)        # ~19 years
 THREADS = Bound(1, 4096)                            # --threads, GLTR_THREADS (gltr.resources)
 
 
-def bounded(default, bound: Bound, flag: str | None = None, per: float = 1, each: bool = False):
+def bounded(default, bound: Bound, flag: str | None = None, per: float = 1, each: bool = False, **kw):
     """A dataclass field with its range: `flag` the option's name where it is not the field's, `per` its unit
-    in the field's (60: minutes given, seconds kept), `each`: a tuple whose every item is checked."""
-    return field(default=default, metadata={"bound": bound, "flag": flag, "per": per, "each": each})
+    in the field's (60: minutes given, seconds kept), `each`: a tuple whose every item is checked; `kw`: for
+    `dataclasses.field` (kw_only=True: a required field after ones with defaults)."""
+    return field(default=default, metadata={"bound": bound, "flag": flag, "per": per, "each": each}, **kw)
 
 
 def check_fields(cfg) -> None:
@@ -102,7 +103,7 @@ OPTIONS = {
     "knn": {"seed": SEED},                                   # --random-init's weights
     "prepare": {"workers": PROCESSES, "shard_size": Bound(1, 10**6)},
     "synth": {"samples": Bound(1, 10**6), "seed": SEED, "classes": Bound(1, 120)},   # and each format's own
-    "show": {"frames": Bound(1, 64)},                        # panels on a .png (gltr.show.MAX_FRAMES)
+    "show": {"frames": Bound(1, 64)},                        # panels on a .png (gltr.analysis.show.MAX_FRAMES)
     "export ctrgcn": {"workers": PROCESSES},
 }
 
@@ -116,7 +117,7 @@ def check_options(command: str, **values) -> None:
 
 @dataclass
 class AttentionConfig:
-    """`gltr attention` (gltr/attention.py)."""
+    """`gltr attention` (gltr/analysis/attention.py)."""
     checkpoints: tuple
     data: str
     benchmark: str
@@ -199,33 +200,9 @@ class KnnConfig:
 
 
 @dataclass
-class SemiConfig:
-    """`gltr semi` (gltr/train/semi.py): the loop of gltr/train/finetune.py on a committed list."""
-    data: str
-    benchmark: str
-    percent: int = bounded(MISSING, Bound(1, 10, choices=PERCENTS))
-    seed: int = bounded(0, SEED)
-    checkpoint: str | None = None
-    epochs: int = bounded(100, EPOCHS)
-    batch_size: int = bounded(64, BATCH)
-    lr: float = bounded(1e-4, LR)    # the encoder's (its top block; layer_decay scales the ones below)
-    head_lr: float | None = bounded(1e-3, LR)   # None: lr
-    weight_decay: float = bounded(0.01, WEIGHT_DECAY)
-    weight_decay_all: bool = True    # also on biases, norms and positional tables (as the semi figures were measured)
-    warmup_epochs: int = bounded(0, WARMUP)
-    schedule: str = "constant"       # or "cosine"
-    layer_decay: float = bounded(1.0, DECAY)
-    label_smoothing: float = bounded(0.0, FRACTION)
-    drop_path: float | None = bounded(None, FRACTION)   # None: the checkpoint's
-    workers: int = bounded(0, WORKERS)   # a few hundred clips: worker processes would only fight the model for the cores
-    out: str | None = None
-    random_init: dict | None = None
-    __post_init__ = check_fields
-
-
-@dataclass
 class FinetuneConfig:
-    """`gltr finetune` (gltr/train/finetune.py): whole encoder + head on 100 % of the training labels.
+    """`gltr finetune` (gltr/train/finetune.py): whole encoder + head on 100 % of the training labels (or on a
+    committed list of `percent` % of them: `gltr semi`, whose recipe is SemiConfig's).
     MAMP's recipe is 100 epochs, 5 warm-up, batch 24, lr 5e-4, layer decay 0.8, smoothing 0.1, drop path 0.3;
     these defaults were chosen on NW-UCLA's validation list (docs/results.md, "Fine-tuning")."""
     data: str
@@ -247,7 +224,27 @@ class FinetuneConfig:
     out: str | None = None
     random_init: dict | None = None
     validation: bool = False         # train without the validation list, score on it
+    percent: int | None = bounded(None, Bound(1, 10, choices=PERCENTS))   # only the committed list of this % of
+                                     # the labels (semi-supervised); None: all of them
     __post_init__ = check_fields
+
+
+@dataclass
+class SemiConfig(FinetuneConfig):
+    """`gltr semi` (gltr/train/finetune.py): fine-tuning on the committed list of `percent` % of the labels, with
+    the semi-supervised recipe (the authors published none) as its defaults."""
+    percent: int = bounded(MISSING, Bound(1, 10, choices=PERCENTS), kw_only=True)     # required
+    epochs: int = bounded(100, EPOCHS)
+    batch_size: int = bounded(64, BATCH)
+    lr: float = bounded(1e-4, LR)    # the encoder's (its top block; layer_decay scales the ones below)
+    head_lr: float | None = bounded(1e-3, LR)   # None: lr
+    weight_decay: float = bounded(0.01, WEIGHT_DECAY)
+    weight_decay_all: bool = True    # also on biases, norms and positional tables (as the semi figures were measured)
+    warmup_epochs: int = bounded(0, WARMUP)
+    schedule: str = "constant"       # or "cosine"
+    layer_decay: float = bounded(1.0, DECAY)
+    label_smoothing: float = bounded(0.0, FRACTION)
+    drop_path: float | None = bounded(None, FRACTION)   # None: the checkpoint's
 
 
 @dataclass
@@ -267,7 +264,7 @@ class DemoConfig:
 
 @dataclass
 class EvidenceConfig:
-    """`gltr evidence` (gltr/evidence.py)."""
+    """`gltr evidence` (gltr/analysis/evidence.py)."""
     data: str
     run: str                            # the pretraining run folder
     out: str = "runs/evidence"

@@ -14,10 +14,12 @@ from pathlib import Path
 from gltr.configs import DemoConfig
 from gltr.pipeline.prepare import exit_status, prepare
 from gltr.pipeline.synth import synth_nwucla
-from gltr.train.evaluate import LinearConfig, linear_eval
-from gltr.train.pretrain import PretrainConfig, model_config, train
-from gltr.train.index import read_index
-from gltr.train.report import collect, figures, markdown
+from gltr.configs import LinearConfig, PretrainConfig
+from gltr.safety import atomic_file
+from gltr.train.downstream import random_init_spec
+from gltr.train.evaluate import linear_eval
+from gltr.train.pretrain import train
+from gltr.analysis.report import collect, figures, markdown
 
 BENCHMARK = "view"          # train on views 1-2, test on view 3
 MARKER = ".gltr-demo"       # in every folder the demo made: only such a folder is replaced on the next run
@@ -50,15 +52,15 @@ def demo(cfg: DemoConfig, log=print) -> dict:
     pretrained = linear_eval(LinearConfig(data=run.data, benchmark=BENCHMARK, checkpoint=str(out / "run/checkpoints/latest.pt"),
                                           epochs=probe_epochs, batch_size=64, workers=0))
     log("[5/5] the same probe on a randomly initialised encoder and on hand-crafted features")
-    variant = read_index(run.data, BENCHMARK, "train")["variant"]
     random = linear_eval(LinearConfig(data=run.data, benchmark=BENCHMARK, epochs=probe_epochs, batch_size=64, workers=0,
-                                      out=str(out / "random"), random_init={
-                                          "model_config": model_config(run, variant).to_dict(), "seed": 0}))
+                                      out=str(out / "random"),
+                                      random_init=random_init_spec(run.data, BENCHMARK, run.preset, seed=0)))
     handcrafted = linear_eval(LinearConfig(data=run.data, benchmark=BENCHMARK, epochs=probe_epochs, batch_size=64,
                                            workers=0, out=str(out / "handcrafted"), features="handcrafted"))
     runs = [out / "run", out / "random", out / "handcrafted"]
     rows = collect(runs)
     table = markdown(rows, paper=False)                       # synthetic data: no paper figure beside it
-    (out / "results.md").write_text(table)
+    with atomic_file(out / "results.md") as tmp:
+        tmp.write_text(table)
     return {"pretrained_top1": pretrained["top1"], "random_top1": random["top1"],
             "handcrafted_top1": handcrafted["top1"], "table": table, "figures": figures(rows, runs, out, paper=False)}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from gltr.attention import AttentionStats, encoder_attention
+from gltr.analysis.attention import AttentionStats, encoder_attention
 from gltr.cli.main import app
 from gltr.model.gltransformer import GLTConfig, GLTransformer
 from gltr.train.pretrain import PretrainConfig, train

@@ -29,7 +29,7 @@ def per_frame(synth_ntu_raw, tmp_path_factory) -> Path:
 
 def test_another_rotation_is_another_dataset(synth_ntu_prepared, per_frame, tiny_run, tmp_path):
     from gltr.train.evaluate import KnnConfig, knn_eval
-    from gltr.train.index import identity
+    from gltr.train.prepared import identity
     from gltr.train.pretrain import PretrainConfig, train
     a, b = (json.loads((d / "prepare.json").read_text()) for d in (synth_ntu_prepared, per_frame))
     assert a["files"]["manifest.parquet"] == b["files"]["manifest.parquet"]          # what the old hash covered
@@ -56,7 +56,7 @@ def test_another_rotation_is_another_dataset(synth_ntu_prepared, per_frame, tiny
 def test_overwrite_clears_eval_and_report_leaves_out_stale_results(synth_ntu_prepared, tmp_path):
     from gltr.train.evaluate import LinearConfig, linear_eval
     from gltr.train.pretrain import PretrainConfig, train
-    from gltr.train.report import collect
+    from gltr.analysis.report import collect
     run = tmp_path / "run"
     common = dict(data=str(synth_ntu_prepared), benchmark="xsub", out=str(run), preset="tiny", epochs=1, batch_size=8,
                   workers=0)

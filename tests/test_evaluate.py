@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, knn_predict, linear_eval
-from gltr.train.report import collect, markdown
+from gltr.analysis.report import collect, markdown
 
 
 def test_cached_and_reference_protocols_agree_without_augmentation_and_dropout(synth_ntu_prepared, tiny_run):
@@ -32,7 +32,7 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
     assert r["protocol"] == "cached" and r["dataset_variant"]["bodies"] == "energy" and r["epochs"] == 3
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", r["git_commit"]) and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
     assert 0 <= r["top1"] <= r["top5"] <= 100
-    from gltr.train.index import identity
+    from gltr.train.prepared import identity
     assert r["dataset_identity"] == identity(synth_ntu_prepared)
     knn = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
                              k=5, workers=0))
@@ -76,20 +76,21 @@ def test_knn_equals_scikit_learn_with_negative_similarities(k):
 
 def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
     from gltr.pipeline.sample_lists import read_list
-    from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
-    from gltr.train.evaluate import random_init_spec
+    from gltr.configs import SemiConfig
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.finetune import finetune_eval, summarize
     results = []
     for seed in (0, 1):
         cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=seed, epochs=1, workers=0,
                          out=str(tmp_path), random_init=random_init_spec(ucla_prepared, "view", "tiny", seed))
-        r = semi_eval(cfg)
+        r = finetune_eval(cfg)
         names, sha = read_list("nwucla", "view", 5, seed)
         assert r["used_samples"] == sorted(names) and r["listed_but_not_prepared"] == []
         assert r["sample_list_sha256"] == sha and r["test_samples"] == 464
         results.append(r)
-    summary = summarize_seeds(results, tmp_path)
+    summary = summarize(results, cfg)
     assert summary["seeds"] == [0, 1] and abs(summary["top1"] - (results[0]["top1"] + results[1]["top1"]) / 2) < 1e-9
-    assert (tmp_path / "eval/semi-view-5pct.json").exists()
+    assert (tmp_path / "eval/semi-view-5pct-random.json").exists()      # a random encoder's, named so
 
 
 def test_handcrafted_features_are_per_joint_mean_and_std_over_valid_frames(ucla_prepared):
@@ -111,7 +112,7 @@ def test_handcrafted_features_are_per_joint_mean_and_std_over_valid_frames(ucla_
 
 
 def test_baselines_and_validation_split(ucla_prepared, tmp_path):
-    from gltr.train.evaluate import random_init_spec
+    from gltr.train.downstream import random_init_spec
     from gltr.pipeline.sample_lists import read_validation
     held_out, sha = read_validation("nwucla", "view")
     hand = linear_eval(LinearConfig(data=str(ucla_prepared), benchmark="view", features="handcrafted", epochs=30,
@@ -135,7 +136,7 @@ def test_baselines_and_validation_split(ucla_prepared, tmp_path):
 
 
 def test_report_puts_baselines_beside_the_pretrained_encoder(tmp_path):
-    from gltr.train.report import comparison
+    from gltr.analysis.report import comparison
     rows = [{"kind": "linear", "dataset": "nwucla", "benchmark": "view", "split": "test", "protocol": "cached",
              "encoder": e, "top1": v} for e, v in (("pretrained", 81.25), ("random", 45.5), ("handcrafted", 69.0))]
     rows.append({**rows[0], "split": "validation", "top1": 77.0})
@@ -171,7 +172,7 @@ def test_a_probe_gives_the_same_result_from_fresh_and_cached_features(synth_ntu_
 
 def test_report_figures_draw_every_comparison_and_the_loss_terms(tmp_path):
     from PIL import Image
-    from gltr.train.report import figures, grouped
+    from gltr.analysis.report import figures, grouped
     rows = [{"kind": "linear", "dataset": "nwucla", "benchmark": "view", "split": "test", "protocol": "cached",
              "encoder": e, "top1": v} for e, v in (("pretrained", 81.25), ("random", 45.5), ("handcrafted", 69.0))]
     rows.append({**rows[0], "kind": "semi5", "top1": 65.3, "top1_std": 2.3})
@@ -186,3 +187,16 @@ def test_report_figures_draw_every_comparison_and_the_loss_terms(tmp_path):
     for p in paths:
         image = np.asarray(Image.open(p).convert("L"))
         assert image.std() > 5 and image.shape[1] > 500
+
+
+def test_a_cached_probe_reads_each_of_the_datasets_files_once(synth_ntu_prepared, tiny_run, monkeypatch):
+    from gltr import records
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
+                  epochs=2, batch_size=16, workers=0)
+    linear_eval(LinearConfig(**common))                     # builds the feature cache
+    reads, read = [], records.read
+    monkeypatch.setattr(records, "read", lambda path, *a, **kw: reads.append(str(path)) or read(path, *a, **kw))
+    linear_eval(LinearConfig(**common))                     # from the cache: one handle, opened once
+    dataset_reads = sorted(p for p in reads if p.startswith(str(synth_ntu_prepared)))
+    assert dataset_reads == sorted([str(synth_ntu_prepared / "prepare.json"),
+                                    str(synth_ntu_prepared / "shards/xsub/train.json")])

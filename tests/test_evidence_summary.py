@@ -2,7 +2,7 @@
 import json
 
 from gltr.configs import EvidenceConfig
-from gltr.evidence import evidence
+from gltr.analysis.evidence import evidence
 from gltr.train.pretrain import PretrainConfig, train
 
 
@@ -30,8 +30,8 @@ def test_evidence_summary_holds_every_encoder_split_and_seed(ucla_prepared, tmp_
     assert "| linear | nwucla | view | test | cached |" in (tmp_path / "ev/report.md").read_text()
     # an identical semi run is reused (interrupted or split evidence runs resume); a changed one is not
     from dataclasses import replace
-    from gltr.evidence import earlier_result, sources
-    from gltr.train.semi import SemiConfig
+    from gltr.analysis.evidence import earlier_result, sources
+    from gltr.configs import SemiConfig
     src = sources(run, tmp_path / "ev", json.loads((run / "pretrain.json").read_text())["model_config"])
     for name in ("pretrained", "random"):
         cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=1, epochs=1, workers=0, **src[name])

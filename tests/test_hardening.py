@@ -77,7 +77,7 @@ def test_run_folders_are_never_mixed_up(synth_ntu_prepared, tmp_path):
 
 
 def test_a_benchmark_must_be_one_of_the_datasets_own(synth_ntu_prepared):
-    from gltr.train.index import read_index
+    from gltr.train.prepared import read_index
     assert read_index(synth_ntu_prepared, "xsub", "train")["benchmark"] == "xsub"
     with pytest.raises(ValueError, match="is not a valid benchmark name"):
         read_index(synth_ntu_prepared, "../../other/shards/xsub", "train")
@@ -297,7 +297,7 @@ def test_a_changed_shard_never_trains_and_a_crafted_header_never_hangs(synth_ntu
     # tar stages, pushed a plain list as its own tests do, end at once, and the empty member fails decoding
     import io
     from webdataset.tariterators import group_by_keys, tar_file_expander
-    from gltr.train.data import decode, gunzipped
+    from gltr.train.decoders import decode, gunzipped
     header = bytearray(synth_ntu_prepared.joinpath("shards/xsub/train-000000.tar").read_bytes()[:512 * 4])
     header[124:136] = b"-0001000\0\0\0\0"
     header[148:156] = b" " * 8

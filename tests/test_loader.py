@@ -100,7 +100,8 @@ def test_epoch_shards_and_split_by_worker():
 def test_opened_numbered_split_by_node_and_as_sample(tmp_path):
     import hashlib
     import numpy as np
-    from gltr.train.data import as_sample, numbered, opened, split_by_node
+    from gltr.train.data import numbered, opened, split_by_node
+    from gltr.train.decoders import as_sample
     good = b"some shard bytes"
     (tmp_path / "a.tar").write_bytes(good)
     shard = {"url": str(tmp_path / "a.tar"), "sha256": hashlib.sha256(good).hexdigest(), "bytes": len(good)}
@@ -187,7 +188,7 @@ def test_gzip_members_are_bounded_and_old_plain_members_still_read(tmp_path):
     import gzip
     from gltr.pipeline.store import npy_bytes
     import numpy as np
-    from gltr.train.data import NPY_MAX_BYTES, as_sample, decode, gunzipped
+    from gltr.train.decoders import NPY_MAX_BYTES, as_sample, decode, gunzipped
     x = np.arange(24, dtype=np.float32).reshape(2, 1, 4, 3)
     new = {"__key__": "k", "__url__": "u", "motion.npy.gz": gzip.compress(npy_bytes(x), mtime=0), "cls": b"1"}
     old = {"__key__": "k", "__url__": "u", "motion.npy": npy_bytes(x), "cls": b"1"}

@@ -159,9 +159,9 @@ def test_every_numeric_option_has_its_range_in_one_place():
     """Each int/float field of every config carries a bound; the command line restates none (no typer min/max),
     and the ranges that other modules also enforce agree with them."""
     import typer
-    from gltr.attention import MAX_BATCH
+    from gltr.analysis.attention import MAX_BATCH
     from gltr.pipeline.sample_lists import PERCENTS
-    from gltr.show import MAX_FRAMES
+    from gltr.analysis.show import MAX_FRAMES
     numeric = {int, float, int | None, float | None}
     for cls in (configs.AttentionConfig, configs.PretrainConfig, configs.LinearConfig, configs.KnnConfig,
                 configs.SemiConfig, configs.FinetuneConfig, configs.DemoConfig, configs.EvidenceConfig):

@@ -14,12 +14,12 @@ from gltr.model.gltransformer import GLTConfig, GLTransformer
 from gltr.pipeline import sample_lists
 from gltr.pipeline.prepare import prepare
 from gltr.pipeline.synth import synth_pku
-from gltr.train.evaluate import knn_eval, linear_eval, random_init_spec
+from gltr.train.downstream import random_init_spec
+from gltr.train.evaluate import knn_eval, linear_eval
 from gltr.train.finetune import finetune_eval, param_groups
 from gltr.train.schedule import lr_scale, pretrain_lr
 from gltr.train.pretrain import train
-from gltr.train.report import collect, field_table
-from gltr.train.semi import semi_eval
+from gltr.analysis.report import collect, field_table
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_every_protocol_on_synthetic_pku(pku, tmp_path, monkeypatch):
     assert "pkummd2/xsub/1pct_seed0.txt" in index
     names, _ = sample_lists.read_list("pkummd2", "xsub", 1, 0, data)
     assert len(names) == 5                                                    # one clip per class
-    semi = semi_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt, epochs=2))
+    semi = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt, epochs=2))
     assert semi["train_samples"] == 5 and sorted(semi["used_samples"]) == sorted(names)
     table = field_table(collect([run, tmp_path / "scratch"]))
     lines = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ")}

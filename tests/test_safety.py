@@ -53,7 +53,7 @@ def test_a_pipe_command_never_goes_through_a_shell(tmp_path):
 
 
 def test_counts_and_sizes_in_an_index_are_bounded_before_use(synth_ntu_prepared, tmp_path):
-    from gltr.train.index import read_index
+    from gltr.train.prepared import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
     cases = {"num_samples": (lambda ix: ix.update(num_samples=10 ** 13), "num_samples"),
@@ -468,7 +468,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_tampered_variant_in_an_index_is_refused(synth_ntu_prepared, tmp_path):
     """Found by the fuzz suite: a variant that is missing, not an object, or not its dataset's own."""
-    from gltr.train.index import read_index
+    from gltr.train.prepared import read_index
     data = copy_of(synth_ntu_prepared, tmp_path)
     good = json.loads((data / "shards/xsub/train.json").read_text())
     for change, message in ((lambda ix: ix.pop("variant"), "variant: Field required"),

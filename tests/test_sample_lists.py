@@ -105,9 +105,9 @@ def test_pku_lists_go_into_the_dataset_never_the_package_and_semi_finds_them(pku
     with pytest.raises(FileNotFoundError, match="gltr manifests --pkummd2 RAW"):
         read_list("pkummd2", "xsub", 1, 0)                            # the package has none
     from gltr.configs import SemiConfig
-    from gltr.train.evaluate import random_init_spec
-    from gltr.train.semi import semi_eval
-    r = semi_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, epochs=1, batch_size=8,
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.finetune import finetune_eval
+    r = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, epochs=1, batch_size=8,
                              out=str(tmp_path / "run"), random_init=random_init_spec(data, "xsub", "tiny", 0)))
     assert r["sample_list_sha256"] == sha and sorted(r["used_samples"]) == names
     res = manifests("--pkummd2", raw, "--data", data)                  # again: our own folder is replaced

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from gltr.cli.main import app
 from gltr.datasets import DATASETS, NTU_JOINTS, UCLA_JOINTS
-from gltr.show import drawable, read_sample
+from gltr.analysis.show import drawable, read_sample
 
 
 @pytest.mark.parametrize("dataset, names", [("ntu120", NTU_JOINTS), ("nwucla", UCLA_JOINTS)])
@@ -98,7 +98,7 @@ def test_bad_requests_name_the_problem(synth_ntu_prepared, tmp_path):
 def test_titles_name_the_action_code_and_the_zero_based_label():
     from gltr.datasets import make_variant
     from gltr.pipeline.names import parse_ucla_name
-    from gltr.show import class_text
+    from gltr.analysis.show import class_text
     assert class_text(make_variant("ntu120"), 49) == "A050, label 49"          # S...A050 is label 49 in the manifest
     ucla = make_variant("nwucla")
     assert class_text(ucla, 6) == "a08, label 6"                                # NW-UCLA has no actions 7 and 10
@@ -106,7 +106,7 @@ def test_titles_name_the_action_code_and_the_zero_based_label():
 
 
 def test_sizes_and_frames_are_bounded_before_anything_is_drawn(synth_ntu_prepared, tmp_path):
-    from gltr.show import MAX_SIDE, show
+    from gltr.analysis.show import MAX_SIDE, show
     sample = pq.read_table(synth_ntu_prepared / "manifest.parquet", columns=["sample_id"]).column(0)[0].as_py()
     for kw in ({"size": (60000, 60000)}, {"size": (MAX_SIDE + 1, 100)}, {"frames": 100000}):
         with pytest.raises(ValueError, match="between"):

@@ -63,7 +63,7 @@ def toy(monkeypatch):
 def test_a_toy_dataset_defined_here_alone_runs_through_prepare_verify_loader_and_a_probe(toy, tmp_path):
     from gltr.pipeline.prepare import prepare
     from gltr.pipeline.verify import verify
-    from gltr.show import class_text
+    from gltr.analysis.show import class_text
     from gltr.train.data import LoaderConfig, ShardLoader
     from gltr.configs import KnnConfig
     from gltr.train.evaluate import knn_eval

@@ -377,13 +377,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench"))
     parser.add_argument("--examples", type=int, default=2500, help="the scale: each kind runs WEIGHTS[kind] x this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", type=Path, default=os.environ.get("GLTR_REAL_DATA"),
+                        help="the real-data folder (shared/data) whose files seed the mutations [default: $GLTR_REAL_DATA]")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ", ".join(KINDS))
     args = parser.parse_args()
     kinds = tuple(k for k in args.kinds.split(",") if k)
     if unknown := set(kinds) - set(KINDS):
         parser.error(f"unknown kind(s): {', '.join(sorted(unknown))}")
-    real = Path(os.environ.get("GLTR_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-    result = run(args.out, real, args.examples, args.seed, kinds)
+    if args.real is None or not Path(args.real).is_dir():
+        parser.error(f"--real: {args.real} is not a folder (give --real DIR or set GLTR_REAL_DATA)")
+    result = run(args.out, Path(args.real), args.examples, args.seed, kinds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fuzz.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result["total"]), "->", args.out / "fuzz.json")

@@ -245,8 +245,8 @@ def check_checkpoint(pt: Path, data: Path):
     as the CLI's error handler would show it (exit 3, a bug, is a crash)."""
     import torch
     from gltr.cli.common import error_line
-    from gltr.train.evaluate import check_compatible, load_encoder
-    from gltr.train.index import read_index
+    from gltr.train.downstream import check_compatible, load_encoder
+    from gltr.train.prepared import read_index
     try:
         model, meta = load_encoder(pt, "cpu")
         index = read_index(data, "view", "train")
@@ -372,8 +372,8 @@ def seeds(real: Path, work: Path, kinds: tuple = ()) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401  (imported once here, not in every forked example)
     import gltr.cli.main  # noqa: F401
-    import gltr.attention, gltr.export.ctrgcn, gltr.export.mamp, gltr.export.pyskl  # noqa: F401,E401
-    import gltr.train.evaluate, gltr.train.finetune, gltr.train.pretrain, gltr.train.semi  # noqa: F401,E401
+    import gltr.analysis.attention, gltr.export.ctrgcn, gltr.export.mamp, gltr.export.pyskl  # noqa: F401,E401
+    import gltr.train.evaluate, gltr.train.finetune, gltr.train.pretrain  # noqa: F401,E401
     synth_ntu(work / "raw_ntu", 12, seed=0, classes=3)
     prepare("ntu60", work / "raw_ntu", work / "ntu", shard_size=8, **quiet)
     prepare("pkummd2", work / "synth_pku", work / "pku", shard_size=8, **quiet)

@@ -146,7 +146,7 @@ def attempt(section: dict, key: str, fn) -> None:
 
 
 def training(quick: bool, data: Path, work: Path, out: Path, lr: float, deadline_s: float) -> dict:
-    from gltr.train.evaluate import random_init_spec
+    from gltr.train.downstream import random_init_spec
     specs = run_specs(quick, data, work, lr, budget_s=deadline_s - (20 if quick else 60))
     parallel = 2 if quick else len(specs)                                 # all at once: they share the GPU
     section = {"runs": run_parallel(specs, work, deadline_s, parallel), "deadline_s": deadline_s, "parallel": parallel,

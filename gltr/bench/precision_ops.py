@@ -48,7 +48,7 @@ def label_survival(motion, mask, intervals) -> dict:
 
 def compare(preset: str, data: Path, batch_size: int = 64, device=torch.device("cpu")) -> dict:
     from gltr.train.data import LoaderConfig, ShardLoader
-    from gltr.train.index import read_index
+    from gltr.train.prepared import read_index
     variant = read_index(data, "view", "train")["variant"]
     loader = ShardLoader(data, "view", "train", LoaderConfig(batch_size=batch_size, workers=0, seed=0,
                                                               interpolation=True, shear=0.3))

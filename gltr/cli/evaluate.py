@@ -10,7 +10,7 @@ from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OU
                              RANDOM_INIT_HELP, ShowWhat, command, default, fail, given, say, tell)
 from gltr.safety import atomic_file
 from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig, check_options
-from gltr.show import MAX_FRAMES, MAX_SIDE, show as render_sample
+from gltr.analysis.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
 def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
@@ -45,7 +45,8 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
            validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
-    from gltr.train.evaluate import linear_eval, random_init_spec
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.evaluate import linear_eval
     eval_target(checkpoint, random_init, out, features)
     cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
@@ -57,7 +58,7 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
     r = linear_eval(cfg)
     best = r["best_epoch_on_test_set"]
     say(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
-                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   \\[best epoch on the {r['split']} set, not a result: "
+                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   [best epoch on the {r['split']} set, not a result: "
                       f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
 
@@ -73,7 +74,8 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
-    from gltr.train.evaluate import knn_eval, random_init_spec
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.evaluate import knn_eval
     check_options("knn", seed=seed)
     eval_target(checkpoint, random_init, out, features)
     r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
@@ -97,8 +99,8 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
-    from gltr.train.evaluate import random_init_spec, run_folder
-    from gltr.train.semi import semi_eval, summarize_seeds
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.finetune import finetune_eval, summarize
     eval_target(checkpoint, random_init, out)
     cfgs = [SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(   # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
@@ -107,12 +109,12 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
         for s in seed]
     results = []
     for cfg in cfgs:
-        r = semi_eval(cfg)
+        r = finetune_eval(cfg)
         say(f"semi {percent}% seed {cfg.seed}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
                           f"({r['train_samples']} labelled samples)")
         results.append(r)
     if len(results) > 1:
-        m = summarize_seeds(results, run_folder(cfg))
+        m = summarize(results, cfg)
         say(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
                           f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
 
@@ -147,8 +149,8 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
              validation: bool = typer.Option(None, "--validation", help="train without the held-out training subjects "
                                              "and score on them (data_manifests/validation/)")):
     """Fine-tuning: the whole encoder and a linear head on 100 % of the training labels (or from scratch)."""
-    from gltr.train.evaluate import random_init_spec
-    from gltr.train.finetune import finetune_eval, summarize_finetune
+    from gltr.train.downstream import random_init_spec
+    from gltr.train.finetune import finetune_eval, summarize
     eval_target(checkpoint, random_init, out)
     cfgs = [FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(                # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
@@ -164,7 +166,7 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
             f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
         results.append(r)
     if len(results) > 1:
-        m = summarize_finetune(results, cfg)
+        m = summarize(results, cfg)
         say(f"finetune over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}")
 
 
@@ -173,7 +175,7 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
            out: Path = typer.Option(None, help="also write the table to this file (figures go beside it)"),
            figures: bool = typer.Option(True, help="write accuracy.png and loss-<run>.png [beside --out, else in the first run]")):
     """All evaluation results of the runs as a markdown table beside the paper's numbers, and figures."""
-    from gltr.train.report import collect, figures as report_figures, markdown
+    from gltr.analysis.report import collect, figures as report_figures, markdown
     stale = []
     rows = collect(runs, stale)
     for path, why in stale:
@@ -203,7 +205,7 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
              semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
                                             help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
-    from gltr.evidence import evidence as run_evidence, semi_text
+    from gltr.analysis.evidence import evidence as run_evidence, semi_text
     seeds = None if semi_seeds is None else tuple(s for s in semi_seeds if s != -1)
     cfg = EvidenceConfig(data=str(data), run=str(run), **given(
         out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
@@ -232,7 +234,7 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
               workers: int = typer.Option(None, help="loader processes " + default(AttentionConfig, "workers")),
               out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
     """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
-    from gltr.attention import analyse
+    from gltr.analysis.attention import analyse
     cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
                           **given(samples=samples, frames=frames, batch_size=batch_size, workers=workers,
                                   out=str(out) if out else None))

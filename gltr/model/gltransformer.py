@@ -119,6 +119,18 @@ def for_dataset(cfg: GLTConfig, persons: int, joints: int, centre: int, t_max: i
     return replace(cfg, persons=persons, joints=joints, centre=centre, t_max=t_max, **kw)
 
 
+def for_variant(variant, preset: str | None = None, intervals: tuple | None = None,
+                pos_init: str | None = None) -> GLTConfig:
+    """A preset (default: the dataset's pretraining preset) sized for a prepared dataset (`gltr.datasets.Variant`:
+    persons, joints, centre joint, T_max) with its MPDP intervals (default: the variant's)."""
+    intervals = tuple(intervals or variant.intervals)
+    if not intervals or any(not 1 <= n < variant.t_max for n in intervals) or len(set(intervals)) != len(intervals):
+        raise ValueError(f"intervals must be distinct frame steps between 1 and {variant.t_max - 1}, not {intervals}")
+    cfg = for_dataset(PRESETS[preset or variant.info.pretrain_preset](), variant.persons, variant.joints,
+                      variant.centre_joint, variant.t_max, intervals=intervals)
+    return replace(cfg, pos_init=pos_init) if pos_init else cfg
+
+
 def sinusoid_table(T: int, C: int) -> torch.Tensor:
     """[T, C] the usual sin/cos table (amplitude 1)."""
     pos = torch.arange(T, dtype=torch.float64)[:, None]

@@ -16,8 +16,6 @@ the training split). `validation=True` trains on the training split minus the co
 validation list (data_manifests/validation/) and scores on that list: for choosing a recipe
 without touching the test split.
 """
-import hashlib
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,66 +25,16 @@ import torch
 import torch.nn.functional as F
 
 from gltr import resources
-from gltr.safety import atomic_file, hold_lock
-from gltr.configs import KnnConfig, LinearConfig, PretrainConfig
-from gltr.model.gltransformer import GLTConfig, GLTransformer, pool_valid
+from gltr.safety import atomic_file
+from gltr.configs import KnnConfig, LinearConfig
+from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.index import identity as dataset_identity, read_index
+from gltr.train.downstream import (check_compatible, encoder_kind, eval_lock, load_encoder, provenance, result_path,
+                                   run_folder, topk, write_result)
+from gltr.train.prepared import PreparedData
 from gltr.train.dist import init_distributed
-
-# ----------------------------------------------------------------------------- encoder
-
-def random_weights_id(random_init: dict) -> str:
-    """'random-<config sha256[:12]>-seed<s>': stands for a random encoder's weights hash (names its feature cache)."""
-    config_sha = hashlib.sha256(json.dumps(random_init["model_config"], sort_keys=True).encode()).hexdigest()
-    return f"random-{config_sha[:12]}-seed{random_init['seed']}"
-
-
-def load_encoder(ckpt: Path | None, device, random_init: dict | None = None) -> tuple[GLTransformer, dict]:
-    """(model, meta) from a checkpoint, or a seeded random model when `random_init` gives
-    {"model_config": ..., "seed": ...} (the baseline every probe is compared with)."""
-    if random_init is not None:
-        torch.manual_seed(random_init["seed"])
-        model = GLTransformer(GLTConfig.from_dict(random_init["model_config"], "--random-init"))
-        meta = {"model_config": random_init["model_config"], "variant": random_init.get("variant"),
-                "weights_sha256": random_weights_id(random_init)}
-        return model.to(device), meta
-    state, meta = checkpoint.load(ckpt, map_location="cpu")
-    model = GLTransformer(GLTConfig.from_dict(meta["model_config"], str(ckpt)))
-    model.load_state_dict(state["model"])
-    return model.to(device), {**meta, "model_config": model.cfg.to_dict()}
-
-
-def random_init_spec(data, benchmark: str, preset: str | None, seed: int) -> dict:
-    """What `--random-init` probes: the preset (default: the one the dataset's pretraining uses) on
-    this dataset, freshly initialised with `seed`."""
-    from gltr.train.pretrain import model_config
-    variant = read_index(data, benchmark, "train")["variant"]
-    cfg = model_config(PretrainConfig(data=str(data), benchmark=benchmark, preset=preset), variant)
-    return {"model_config": cfg.to_dict(), "seed": seed, "variant": variant.to_dict()}
-
-
-def pretrained_on(meta: dict) -> str | None:
-    """The dataset a checkpoint was pretrained on (None for a random encoder or an old checkpoint)."""
-    variant = meta.get("variant")
-    return variant.get("dataset") if isinstance(variant, dict) and "weights_sha256" in meta and not str(
-        meta["weights_sha256"]).startswith("random-") else None
-
-
-def check_compatible(meta: dict, index: dict) -> None:
-    """A checkpoint fits a dataset when the joint layout is the same (persons, joints, centre, T_max): NTU-60,
-    NTU-120 and PKU-MMD share theirs, so a checkpoint transfers between them; NW-UCLA's differs."""
-    cfg, v = meta["model_config"], index["variant"]
-    got = (v.persons, v.joints, v.centre_joint, v.t_max)
-    want = (cfg["persons"], cfg["joints"], cfg["centre"], cfg["t_max"])
-    if got != want:
-        source = pretrained_on(meta) or "its dataset"
-        raise ValueError(f"the checkpoint's joint layout ({source}: {want[0]} person(s) x {want[1]} joints, centre "
-                         f"{want[2]}, T_max {want[3]}) is not {index['dataset']}'s ({got[0]} x {got[1]}, centre "
-                         f"{got[2]}, T_max {got[3]}): it cannot transfer")
-
 
 @torch.no_grad()
 def encode(model, loader: ShardLoader, epoch: int, device, dropout: bool = False) -> dict:
@@ -119,7 +67,7 @@ def read_cache(path: Path, identity: dict) -> dict | None:
 def cached_features(model, meta, data, benchmark: str, split: str, cache_dir: Path, device, workers: int) -> dict:
     """encode() once per (checkpoint hash, dataset, benchmark, split); later calls read the cache, which holds
     what it is of and a digest of its contents, and is rebuilt when either does not match."""
-    dataset_id = dataset_identity(data)
+    dataset_id = PreparedData.open(data).identity
     weights = meta["weights_sha256"]
     identity = {"checkpoint_sha256": weights, "dataset_identity": dataset_id, "benchmark": benchmark, "split": split}
     short = weights if weights.startswith("random-") else weights[:12]      # random-<config sha>-seed<s>, whole
@@ -163,56 +111,31 @@ def split_off(features: dict, held_out: frozenset) -> tuple[dict, dict]:
     return take(~held), take(held)
 
 
-def probe_features(cfg, index: dict, run: Path, device) -> tuple[dict, dict, dict, dict]:
-    """(train, test, meta, provenance) for a probe on cached features: the encoder's (pretrained or
+def probe_features(cfg, data: PreparedData, index: dict, run: Path, device) -> tuple[dict, dict, dict, dict]:
+    """(train, test, meta, basis: what the features are of) for a probe on cached features: the encoder's (pretrained or
     random) or the hand-crafted ones; with `cfg.validation` the held-out training subjects are the test."""
     if cfg.features == "handcrafted":
-        train, test = (handcrafted_features(cfg.data, cfg.benchmark, s, cfg.workers) for s in ("train", "test"))
-        meta, encoder = {"weights_sha256": None}, "handcrafted"
+        train, test = (handcrafted_features(data, cfg.benchmark, s, cfg.workers) for s in ("train", "test"))
+        meta = {"weights_sha256": None}
     elif cfg.features == "encoder":
         model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
         check_compatible(meta, index)
-        train, test = (cached_features(model, meta, cfg.data, cfg.benchmark, s, run / "eval", device, cfg.workers)
+        train, test = (cached_features(model, meta, data, cfg.benchmark, s, run / "eval", device, cfg.workers)
                        for s in ("train", "test"))
-        encoder = "random" if cfg.random_init is not None else "pretrained"
     else:
         raise ValueError(f"features must be 'encoder' or 'handcrafted', not {cfg.features!r}")
     list_sha = None
     if cfg.validation:
-        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark, cfg.data)
+        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark, data.location)
         train, test = split_off(train, held_out)
     if cfg.features == "handcrafted":
         train, test = standardized(train, test)
-    provenance = {"encoder": encoder, "split": "validation" if cfg.validation else "test",
-                  "validation_list_sha256": list_sha}
-    return train, test, meta, provenance
-
-
-def result_name(kind: str, cfg, encoder: str) -> str:
-    """eval/<name>.json: linear-view, linear-view-val-std-random, knn-view-handcrafted, ..."""
-    return (f"{kind}-{cfg.benchmark}" + ("-val" if cfg.validation else "")
-            + ("-reference" if getattr(cfg, "protocol", "cached") == "reference" else "")
-            + ("-std" if getattr(cfg, "standardize", False) else "")
-            + {"pretrained": "", "random": "-random", "handcrafted": "-handcrafted"}[encoder])
-
-
-def provenance(cfg, index: dict, meta: dict, started: float) -> dict:
-    """What every result records about where it came from."""
-    source = pretrained_on(meta)
-    return {"benchmark": cfg.benchmark, "dataset": index["dataset"], "pretrained_on": source,
-            "transfer": source not in (None, index["dataset"]), "checkpoint": cfg.checkpoint,
-            "checkpoint_sha256": meta["weights_sha256"], "random_init": cfg.random_init is not None,
-            "dataset_variant": index["variant"].to_dict(), "dataset_identity": dataset_identity(cfg.data),
-            "git_commit": checkpoint.git_commit(), "cpu_policy": resources.policy(),
-            "wall_s": round(time.perf_counter() - started, 3)}
+    basis = {"encoder": encoder_kind(cfg), "split": "validation" if cfg.validation else "test",
+             "validation_list_sha256": list_sha}
+    return train, test, meta, basis
 
 
 # ----------------------------------------------------------------------------- classifier
-
-def topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
-    k = min(k, logits.shape[1])
-    return (logits.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean().item() * 100
-
 
 def classifier_epoch(head, optimizer, features, labels, batch_size: int, rng: np.random.Generator) -> float:
     """One epoch of Adam on (features, labels) in a seeded random order; mean loss."""
@@ -244,93 +167,64 @@ def standardized(train: dict, test: dict) -> tuple[dict, dict]:
             {**test, "features": (test["features"] - mean) / std})
 
 
-def run_folder(cfg) -> Path:
-    """Where an evaluation writes eval/: --out, else the run whose checkpoints/ folder holds the checkpoint."""
-    if cfg.out:
-        return Path(cfg.out)
-    if not cfg.checkpoint:
-        raise ValueError("--out: an evaluation without --checkpoint needs --out (where its results go)")
-    folder = Path(cfg.checkpoint).resolve().parent
-    if folder.name != "checkpoints" or folder.parent == folder:
-        raise ValueError(f"--out: {cfg.checkpoint} is not in a run's checkpoints/ folder, so its run folder is "
-                         f"unknown: say where the results go with --out")
-    return folder.parent
-
-
 def linear_eval(cfg: LinearConfig) -> dict:
     """`gltr linear`: train a linear classifier on the frozen encoder's clip features of the training split and
     score it on the test split (or the validation list); write the result JSON under the run's eval/ folder and
     return it (top-1, top-5, history, provenance) with the trained `head`."""
-    with run_lock(cfg):
-        return _linear_eval(cfg)
+    with eval_lock(cfg):
+        _, _, device = init_distributed()
+        started = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        data = PreparedData.open(cfg.data)                  # read once, passed down
+        index = data.index(cfg.benchmark, "train")
+        run = run_folder(cfg)
+        epochs = index["variant"].info.probe_epochs if cfg.epochs is None else cfg.epochs
+        if cfg.protocol == "cached":
+            train, test, meta, basis = probe_features(cfg, data, index, run, device)
+            width = train["features"].shape[1]
+        elif cfg.protocol == "reference":
+            if cfg.features != "encoder" or cfg.validation:
+                raise ValueError("the reference protocol re-runs an encoder on the test split: no hand-crafted "
+                                 "features or validation there (use the cached protocol)")
+            model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+            check_compatible(meta, index)
+            basis = {"encoder": encoder_kind(cfg), "split": "test", "validation_list_sha256": None}
+            loaders = {s: ShardLoader(data, cfg.benchmark, s, LoaderConfig(
+                batch_size=64, workers=cfg.workers, shuffle=False, seed=cfg.seed,
+                interpolation=cfg.augment and s == "train")) for s in ("train", "test")}
+            width = model.cfg.width
+        else:
+            raise ValueError(f"protocol must be 'cached' or 'reference', not {cfg.protocol!r}")
+        torch.manual_seed(cfg.seed)         # the head's init must not depend on whether features came from the cache
+        head = torch.nn.Linear(width, index["num_classes"])
+        optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
+        history, rss_mb = [], []                                        # rss_mb: this process's memory per epoch
 
+        for epoch in range(epochs):
+            if cfg.protocol == "reference":                              # the encoder re-runs every epoch
+                train = encode(model, loaders["train"], epoch, device, dropout=cfg.dropout)
+                test = encode(model, loaders["test"], epoch, device, dropout=cfg.dropout)
+            if cfg.standardize and (epoch == 0 or cfg.protocol == "reference"):
+                train, test = standardized(train, test)
+            rng = np.random.default_rng([cfg.seed, epoch])
+            loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
+            history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
+            rss_mb.append(resources.rss_mb())
 
-def _linear_eval(cfg: LinearConfig) -> dict:
-    _, _, device = init_distributed()
-    started = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    index = read_index(cfg.data, cfg.benchmark, "train")
-    run = run_folder(cfg)
-    epochs = index["variant"].info.probe_epochs if cfg.epochs is None else cfg.epochs
-    if cfg.protocol == "cached":
-        train, test, meta, source = probe_features(cfg, index, run, device)
-        width = train["features"].shape[1]
-    elif cfg.protocol == "reference":
-        if cfg.features != "encoder" or cfg.validation:
-            raise ValueError("the reference protocol re-runs an encoder on the test split: no hand-crafted "
-                             "features or validation there (use the cached protocol)")
-        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
-        check_compatible(meta, index)
-        source = {"encoder": "random" if cfg.random_init is not None else "pretrained", "split": "test",
-                  "validation_list_sha256": None}
-        loaders = {s: ShardLoader(cfg.data, cfg.benchmark, s, LoaderConfig(
-            batch_size=64, workers=cfg.workers, shuffle=False, seed=cfg.seed,
-            interpolation=cfg.augment and s == "train")) for s in ("train", "test")}
-        width = model.cfg.width
-    else:
-        raise ValueError(f"protocol must be 'cached' or 'reference', not {cfg.protocol!r}")
-    torch.manual_seed(cfg.seed)         # the head's init must not depend on whether features came from the cache
-    head = torch.nn.Linear(width, index["num_classes"])
-    optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    history, rss_mb = [], []                                        # rss_mb: this process's memory per epoch
-
-    for epoch in range(epochs):
-        if cfg.protocol == "reference":                              # the encoder re-runs every epoch
-            train = encode(model, loaders["train"], epoch, device, dropout=cfg.dropout)
-            test = encode(model, loaders["test"], epoch, device, dropout=cfg.dropout)
-        if cfg.standardize and (epoch == 0 or cfg.protocol == "reference"):
-            train, test = standardized(train, test)
-        rng = np.random.default_rng([cfg.seed, epoch])
-        loss = classifier_epoch(head, optimizer, train["features"], train["labels"], cfg.batch_size, rng)
-        history.append({"epoch": epoch + 1, "loss": loss, **classifier_scores(head, test["features"], test["labels"])})
-        rss_mb.append(resources.rss_mb())
-
-    best = max(history, key=lambda h: h["top1"])
-    result = {
-        "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""), **source,
-        "top1": history[-1]["top1"], "top5": history[-1]["top5"],
-        "best_epoch_on_test_set": {"epoch": best["epoch"], "top1": best["top1"], "top5": best["top5"],
-                                   "note": f"selected on the {source['split']} set: not a result"},
-        "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-        "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
-        **provenance(cfg, index, meta, started),
-        "history": history, "rss_mb_per_epoch": rss_mb, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
-    }
-    write_result(run / "eval" / f"{result_name('linear', cfg, source['encoder'])}.json", result)
-    result["head"] = head
-    return result
-
-
-def write_result(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps({k: v for k, v in result.items() if k != "head"}, indent=1) + "\n")
-
-
-def run_lock(cfg):
-    """One evaluation at a time writes into a run's eval/ folder (results and feature caches)."""
-    folder = run_folder(cfg) / "eval"
-    return hold_lock(folder / ".lock", "evaluation")
+        best = max(history, key=lambda h: h["top1"])
+        result = {
+            "evaluation": "linear", "protocol": cfg.protocol + (" standardized" if cfg.standardize else ""), **basis,
+            "top1": history[-1]["top1"], "top5": history[-1]["top5"],
+            "best_epoch_on_test_set": {"epoch": best["epoch"], "top1": best["top1"], "top5": best["top5"],
+                                       "note": f"selected on the {basis['split']} set: not a result"},
+            "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+            "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
+            **provenance(cfg, data, index, meta, started),
+            "history": history, "rss_mb_per_epoch": rss_mb, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+        }
+        write_result(result_path("linear", cfg), result)
+        result["head"] = head
+        return result
 
 
 # ----------------------------------------------------------------------------- kNN
@@ -357,20 +251,18 @@ def knn_predict(train_f, train_y, test_f, k: int, num_classes: int, chunk: int =
 
 
 def knn_eval(cfg: KnnConfig) -> dict:
-    with run_lock(cfg):
-        return _knn_eval(cfg)
-
-
-def _knn_eval(cfg: KnnConfig) -> dict:
-    _, _, device = init_distributed()
-    started = time.perf_counter()
-    index = read_index(cfg.data, cfg.benchmark, "train")
-    train, test, meta, source = probe_features(cfg, index, run_folder(cfg), device)
-    scores = knn_predict(train["features"], train["labels"], test["features"], cfg.k, index["num_classes"])
-    result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **source, "top1": topk(scores, test["labels"], 1),
-              "top5": topk(scores, test["labels"], 5) if cfg.k >= 5 else None,    # fewer neighbours than 5 classes
-              "k": min(cfg.k, len(train["labels"])), "train_samples": len(train["labels"]),
-              "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, index, meta, started)}
-    name = result_name('knn', cfg, source['encoder']) + ("" if cfg.k == KnnConfig.k else f"-k{cfg.k}")
-    write_result(run_folder(cfg) / "eval" / f"{name}.json", result)
-    return result
+    """`gltr knn`: each test clip's class by a vote of its k nearest training clips (cached features); write the
+    result JSON under the run's eval/ folder and return it."""
+    with eval_lock(cfg):
+        _, _, device = init_distributed()
+        started = time.perf_counter()
+        data = PreparedData.open(cfg.data)
+        index = data.index(cfg.benchmark, "train")
+        train, test, meta, basis = probe_features(cfg, data, index, run_folder(cfg), device)
+        scores = knn_predict(train["features"], train["labels"], test["features"], cfg.k, index["num_classes"])
+        result = {"evaluation": "knn", "protocol": f"cosine k={cfg.k}", **basis, "top1": topk(scores, test["labels"], 1),
+                  "top5": topk(scores, test["labels"], 5) if cfg.k >= 5 else None,    # fewer neighbours than 5 classes
+                  "k": min(cfg.k, len(train["labels"])), "train_samples": len(train["labels"]),
+                  "test_samples": len(test["labels"]), "sample_list_sha256": None, **provenance(cfg, data, index, meta, started)}
+        write_result(result_path("knn", cfg), result)
+        return result

@@ -3,13 +3,20 @@
     gltr finetune --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view
     gltr finetune --random-init --out runs/scratch --data data/nwucla --benchmark view      # from scratch
 
-`fit` is the one supervised training loop: `gltr finetune` runs it on 100 % of the training labels,
-`gltr semi` (gltr/train/semi.py) on a committed 1 / 5 / 10 % list. The recipe follows MAMP's where it
-applies to GL-Transformer: AdamW, linear warm-up then cosine decay (per step), layer-wise lr decay
-(each block below the top gets `layer_decay` times the lr of the one above; the embeddings the
-lowest), label smoothing, stochastic depth, the authors' interpolation augmentation; the final
-epoch is the result. `validation=True` trains on the training split minus the committed validation
-list and scores on that list: for choosing the recipe without touching the test split.
+    gltr semi --checkpoint runs/x/checkpoints/latest.pt --data data/nwucla --benchmark view --percent 5 --seed 0
+
+`fit` is the one supervised training loop. `gltr finetune` runs it on 100 % of the training labels with
+MAMP's recipe where it applies to GL-Transformer (`FinetuneConfig`): AdamW, linear warm-up then cosine
+decay (per step), layer-wise lr decay (each block below the top gets `layer_decay` times the lr of the one
+above; the embeddings the lowest), label smoothing, stochastic depth, the authors' interpolation
+augmentation. `validation=True` trains on the training split minus the committed validation list and
+scores on that list: for choosing the recipe without touching the test split.
+
+`gltr semi` is the same fine-tuning on a committed class-balanced 1 / 5 / 10 % list (`percent`; the lists
+in data_manifests/semi/, or DATA/manifests/semi/ for PKU-MMD) with the semi-supervised recipe (the authors
+published none; `SemiConfig`): AdamW, lr 1e-4 for the encoder and 1e-3 for the new head, weight decay 0.01
+on every parameter, constant lr, batch 64, 100 epochs, dropout as in pretraining. The final epoch's top-1 /
+top-5 is the result of both.
 """
 import time
 from dataclasses import asdict
@@ -22,12 +29,12 @@ import torch.nn.functional as F
 from gltr import resources
 from gltr.configs import FinetuneConfig
 from gltr.model.gltransformer import pool_valid
-from gltr.pipeline.sample_lists import read_validation
-from gltr.train.data import LoaderConfig, ShardLoader, split_names
-from gltr.train.index import read_index
+from gltr.pipeline.sample_lists import read_list, read_validation
+from gltr.train.data import LoaderConfig, ShardLoader
 from gltr.train.dist import init_distributed
-from gltr.train.evaluate import (check_compatible, load_encoder, provenance, run_folder, run_lock, topk,
-                                 write_result)
+from gltr.train.downstream import (check_compatible, encoder_kind, eval_lock, load_encoder, provenance, result_path,
+                                   topk, write_result)
+from gltr.train.prepared import PreparedData
 from gltr.train.schedule import lr_scale
 
 
@@ -124,62 +131,64 @@ def predict(model, head, loader: ShardLoader, device) -> tuple[torch.Tensor, tor
 
 
 def finetune_eval(cfg: FinetuneConfig) -> dict:
-    with run_lock(cfg):
-        return _finetune_eval(cfg)
+    """`gltr finetune` and `gltr semi`: fine-tune encoder + a new linear head on the training split's labels (with
+    `cfg.percent`, only the committed list of that % of them: semi-supervised), score the final epoch on the test
+    split (or the validation list); write the result JSON under the run's eval/ folder and return it."""
+    if cfg.percent is not None and cfg.validation:
+        raise ValueError("--validation: semi-supervised runs score on the test split (their lists include "
+                         "validation samples)")
+    with eval_lock(cfg):
+        _, _, device = init_distributed()
+        started = time.perf_counter()
+        data = PreparedData.open(cfg.data)                  # read once, passed down
+        index = data.index(cfg.benchmark, "train")
+        torch.manual_seed(cfg.seed)
+        model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
+        check_compatible(meta, index)
+        torch.manual_seed(cfg.seed)                       # the head's init does not depend on the encoder's source
+        head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
+        listed, list_sha, validation_sha, test_split, test_subset = None, None, None, "test", None
+        if cfg.percent is not None:
+            names, list_sha = read_list(index["dataset"], cfg.benchmark, cfg.percent, cfg.seed, data.location)
+            listed = frozenset(names)
+        elif cfg.validation:
+            held_out, validation_sha = read_validation(index["dataset"], cfg.benchmark, data.location)
+            listed = frozenset(data.names(cfg.benchmark, "train")) - held_out
+            test_split, test_subset = "train", held_out
+        train_loader = ShardLoader(data, cfg.benchmark, "train", LoaderConfig(
+            batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
+            subset=listed, shuffle_buffer=256))
+        test_loader = ShardLoader(data, cfg.benchmark, test_split, LoaderConfig(
+            batch_size=128, workers=cfg.workers, shuffle=False, subset=test_subset))
+        history, rss_mb, used = fit(model, head, train_loader, cfg, device)
+        logits, labels = predict(model, head, test_loader, device)
+        share = f"{cfg.percent}% (seed {cfg.seed})" if cfg.percent is not None else f"100% ({cfg.epochs} epochs)"
+        result = {"evaluation": "finetune" if cfg.percent is None else "semi", "protocol": f"fine-tune on {share}",
+                  "encoder": encoder_kind(cfg), "split": "validation" if cfg.validation else "test",
+                  "percent": cfg.percent, "seed": cfg.seed, "top1": topk(logits, labels, 1),
+                  "top5": topk(logits, labels, 5), "train_samples": len(used), "test_samples": len(labels),
+                  "validation_list_sha256": validation_sha, "sample_list_sha256": list_sha,
+                  **provenance(cfg, data, index, meta, started), "history": history, "rss_mb_per_epoch": rss_mb,
+                  "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}}
+        if cfg.percent is not None:
+            result |= {"listed_samples": len(listed), "listed_but_not_prepared": sorted(listed - used),
+                       "used_samples": sorted(used)}
+        write_result(result_path(result["evaluation"], cfg, cfg.seed), result)
+        return result
 
 
-def _finetune_eval(cfg: FinetuneConfig) -> dict:
-    _, _, device = init_distributed()
-    started = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    index = read_index(cfg.data, cfg.benchmark, "train")
-    model, meta = load_encoder(cfg.checkpoint and Path(cfg.checkpoint), device, cfg.random_init)
-    check_compatible(meta, index)
-    torch.manual_seed(cfg.seed)                           # the head's init does not depend on the encoder's source
-    head = torch.nn.Linear(model.cfg.width, index["num_classes"]).to(device)
-    list_sha, train_subset, test_split, test_subset = None, None, "test", None
-    if cfg.validation:
-        held_out, list_sha = read_validation(index["dataset"], cfg.benchmark, cfg.data)
-        train_subset = frozenset(split_names(cfg.data, cfg.benchmark, "train")) - held_out
-        test_split, test_subset = "train", held_out
-    train_loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
-        batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True, interpolation=True,
-        subset=train_subset, shuffle_buffer=256))
-    test_loader = ShardLoader(cfg.data, cfg.benchmark, test_split, LoaderConfig(
-        batch_size=128, workers=cfg.workers, shuffle=False, subset=test_subset))
-    history, rss_mb, used = fit(model, head, train_loader, cfg, device)
-    logits, labels = predict(model, head, test_loader, device)
-    encoder = "random" if cfg.random_init is not None else "pretrained"
-    result = {"evaluation": "finetune", "protocol": f"fine-tune on 100% ({cfg.epochs} epochs)", "encoder": encoder,
-              "split": "validation" if cfg.validation else "test", "seed": cfg.seed,
-              "top1": topk(logits, labels, 1), "top5": topk(logits, labels, 5),
-              "train_samples": len(used), "test_samples": len(labels), "validation_list_sha256": list_sha,
-              "sample_list_sha256": None, **provenance(cfg, index, meta, started), "history": history,
-              "rss_mb_per_epoch": rss_mb,
-              "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}}
-    write_result(run_folder(cfg) / "eval" / f"{result_stem(cfg, cfg.seed)}.json", result)
-    return result
-
-
-def result_stem(cfg: FinetuneConfig, seed: int | None) -> str:
-    """eval/<stem>.json: finetune-view[-val][-seedN][-random]; without a seed, the seeds' summary."""
-    return (f"finetune-{cfg.benchmark}" + ("-val" if cfg.validation else "") + (f"-seed{seed}" if seed is not None else "")
-            + ("-random" if cfg.random_init is not None else ""))
-
-
-def seed_summary(results: list[dict], protocol: str) -> dict:
-    """mean +/- std (population over seeds) of top-1 / top-5 and what the runs share (semi and finetune)."""
+def summarize(results: list[dict], cfg: FinetuneConfig) -> dict:
+    """mean +/- std (population over seeds) of top-1 / top-5 and what the runs share, written beside the
+    per-seed files of fine-tuning or semi-supervised runs that differ only in `seed`."""
     top1, top5, first = np.array([r["top1"] for r in results]), np.array([r["top5"] for r in results]), results[0]
     shared = ("evaluation", "encoder", "split", "benchmark", "dataset", "pretrained_on", "transfer", "random_init",
-              "checkpoint_sha256", "dataset_variant", "git_commit")
-    return {**{k: first.get(k) for k in shared}, "protocol": protocol, "top1": float(top1.mean()),
-            "top1_std": float(top1.std()), "top5": float(top5.mean()), "top5_std": float(top5.std()),
-            "seeds": [r["seed"] for r in results], "per_seed_top1": top1.tolist(),
-            "wall_s": float(sum(r["wall_s"] for r in results))}
-
-
-def summarize_finetune(results: list[dict], cfg: FinetuneConfig) -> dict:
-    """The seeds' summary, written beside the per-seed files."""
-    summary = seed_summary(results, f"fine-tune on 100% ({cfg.epochs} epochs), seeds {[r['seed'] for r in results]}")
-    write_result(run_folder(cfg) / "eval" / f"{result_stem(cfg, None)}.json", summary)
+              "checkpoint_sha256", "dataset_variant", "git_commit", "percent")
+    seeds = [r["seed"] for r in results]
+    share = f"{cfg.percent}%" if cfg.percent is not None else f"100% ({cfg.epochs} epochs)"
+    summary = {**{k: first.get(k) for k in shared}, "protocol": f"fine-tune on {share}, seeds {seeds}",
+               "top1": float(top1.mean()), "top1_std": float(top1.std()), "top5": float(top5.mean()),
+               "top5_std": float(top5.std()), "seeds": seeds, "per_seed_top1": top1.tolist(),
+               "sample_list_sha256": [r["sample_list_sha256"] for r in results] if cfg.percent is not None else None,
+               "wall_s": float(sum(r["wall_s"] for r in results))}
+    write_result(result_path(summary["evaluation"], cfg), summary)
     return summary

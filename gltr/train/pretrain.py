@@ -17,26 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gltr import resources
 from gltr.safety import atomic_file, hold_lock
 from gltr.configs import PretrainConfig
-from gltr.datasets import Variant
-from gltr.model.gltransformer import PRESETS, GLTConfig, GLTransformer, for_dataset
+from gltr.model.gltransformer import GLTConfig, GLTransformer, for_variant
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train import checkpoint, compiling, precision as mixed
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.index import read_index, read_prepare
+from gltr.train.prepared import PreparedData
 from gltr.train.dist import all_mean, any_rank, finish_distributed, init_distributed
 from gltr.train.loss import mpdp_loss
 from gltr.train.schedule import pretrain_lr
-
-
-def model_config(cfg: PretrainConfig, variant: Variant):
-    """The preset's widths with the prepared dataset's persons, joints, centre joint, T_max, intervals."""
-    preset = cfg.preset or variant.info.pretrain_preset
-    intervals = tuple(cfg.intervals or variant.intervals)
-    if not intervals or any(not 1 <= n < variant.t_max for n in intervals) or len(set(intervals)) != len(intervals):
-        raise ValueError(f"intervals must be distinct frame steps between 1 and {variant.t_max - 1}, not {intervals}")
-    mcfg = for_dataset(PRESETS[preset](), variant.persons, variant.joints, variant.centre_joint, variant.t_max,
-                       intervals=intervals)
-    return replace(mcfg, pos_init=cfg.pos_init) if cfg.pos_init else mcfg
 
 
 def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
@@ -230,7 +218,8 @@ def train(cfg: PretrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
-    variant = read_index(cfg.data, cfg.benchmark, "train")["variant"]
+    data = PreparedData.open(cfg.data)                      # read once, passed down
+    variant = data.variant(cfg.benchmark)
     epochs = variant.info.pretrain_epochs if cfg.epochs is None else cfg.epochs
     if cfg.schedule not in ("exp", "cosine") or not 0 <= cfg.warmup_epochs < epochs:
         raise ValueError(f"schedule must be 'exp' or 'cosine' with 0 <= warm-up epochs < {epochs} epochs, not "
@@ -238,11 +227,11 @@ def train(cfg: PretrainConfig) -> dict:
     precision, precision_why = mixed.auto_precision(cfg.precision, device.type)
     compiled, compile_why = compiling.auto_compile(cfg.compile, device.type, cfg.preset or variant.info.pretrain_preset,
                                                    precision)
-    mcfg = model_config(cfg, variant)
+    mcfg = for_variant(variant, cfg.preset, cfg.intervals, cfg.pos_init)
     model = GLTransformer(mcfg).to(device)
     mixed.apply(model, precision)
     trajectory_tokens = [p * mcfg.joints + mcfg.centre for p in range(mcfg.persons)]
-    loader = ShardLoader(cfg.data, cfg.benchmark, "train", LoaderConfig(
+    loader = ShardLoader(data, cfg.benchmark, "train", LoaderConfig(
         batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed, shuffle=True,
         interpolation=cfg.augment, shear=0.3 if cfg.augment else 0.0, pad_multiple=COMPILE_PAD if compiled else 1),
         rank, world)
@@ -251,8 +240,8 @@ def train(cfg: PretrainConfig) -> dict:
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
     lock = hold_lock(out / LOCK, "pretrain") if rank == 0 else None     # one run writes into --out at a time
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)   # under the lock: its run files are ours
-    prepared = read_prepare(cfg.data)
-    dataset_id = prepared.identity()
+    prepared = data.report
+    dataset_id = data.identity
     start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
     if cfg.resume:
         state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)

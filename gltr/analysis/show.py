@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gltr.datasets import Variant
-from gltr.plots import pyplot
+from gltr.analysis.plots import pyplot
 
 WHAT = ("joints", "motion")
 FORMATS = (".png", ".gif", ".mp4")

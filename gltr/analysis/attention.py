@@ -14,7 +14,7 @@ dropout), for every block and head:
 Statistics are summed batch by batch; no sequence's maps are kept, so memory is one batch's
 worth: for `ntu()` at T = 300 the spatial maps dominate, 4 blocks x B x 300 frames x 8 heads x
 50 x 50 floats, ~96 MB per sequence (batch 8: ~0.8 GB).
-Writes <out>/attention.json and the figures (gltr.plots).
+Writes <out>/attention.json and the figures (gltr.analysis.plots).
 """
 import json
 import time
@@ -25,8 +25,9 @@ import torch
 from gltr.configs import AttentionConfig
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.evaluate import check_compatible, load_encoder
-from gltr.train.index import identity
+from gltr.safety import atomic_file
+from gltr.train.downstream import check_compatible, load_encoder
+from gltr.train.prepared import PreparedData
 
 
 class AttentionStats:
@@ -93,18 +94,19 @@ MAX_BATCH = 64          # sequences per forward pass: ~6 GB of attention maps fo
 
 def analyse(cfg: AttentionConfig, log=print) -> dict:
     """Attention statistics of every checkpoint on the same sequences; <out>/attention.json and figures."""
-    from gltr.plots import attention_figures
+    from gltr.analysis.plots import attention_figures
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if cfg.samples < 1 or cfg.frames < 1 or not 1 <= cfg.batch_size <= MAX_BATCH:
         raise ValueError(f"--samples and --frames must be at least 1 and --batch-size between 1 and {MAX_BATCH}")
     out = Path(cfg.out)
+    data = PreparedData.open(cfg.data)                      # read once, for every checkpoint
     results = []
     for ckpt in cfg.checkpoints:
         model, meta = load_encoder(Path(ckpt), device)
         if cfg.frames > model.cfg.t_max:                   # the temporal map is frames x frames per head: bounded
             raise ValueError(f"--frames {cfg.frames} exceeds the model's T_max {model.cfg.t_max} (the longest clip)")
-        loader = ShardLoader(cfg.data, cfg.benchmark, "test", LoaderConfig(batch_size=cfg.batch_size,
-                                                                             workers=cfg.workers, shuffle=False))
+        loader = ShardLoader(data, cfg.benchmark, "test", LoaderConfig(batch_size=cfg.batch_size, workers=cfg.workers,
+                                                                         shuffle=False))
         check_compatible(meta, loader.index)
         started = time.perf_counter()
         stats = encoder_attention(model, loader, cfg.samples, cfg.frames, device)
@@ -116,9 +118,10 @@ def analyse(cfg: AttentionConfig, log=print) -> dict:
         log(f"{ckpt}: intervals {mc['intervals']}, {stats['sequences']} sequences, mean attended distance per block "
             + ", ".join(f"{sum(d) / len(d):.2f}" for d in stats["mean_distance"]))
     summary = {"data": cfg.data, "benchmark": cfg.benchmark, "split": "test", "frames": cfg.frames,
-               "dataset_identity": identity(cfg.data), "git_commit": checkpoint.git_commit(),
+               "dataset_identity": data.identity, "git_commit": checkpoint.git_commit(),
                "encoders": results}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "attention.json").write_text(json.dumps(summary) + "\n")
+    with atomic_file(out / "attention.json") as tmp:
+        tmp.write_text(json.dumps(summary) + "\n")
     summary["figures"] = [str(p) for p in attention_figures(summary, out)]
     return summary

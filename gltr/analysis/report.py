@@ -155,7 +155,7 @@ def markdown(rows: list[dict], paper: bool = True) -> str:
 def figures(rows: list[dict], runs: list[Path], folder: Path, paper: bool = True) -> list[Path]:
     """<folder>/accuracy.png (every comparison line as bars, the paper as a tick) and, per run with a
     metrics.jsonl, <folder>/loss-<run>.png (the pretraining loss and its per-interval, per-head terms)."""
-    from gltr import plots
+    from gltr.analysis import plots
     folder.mkdir(parents=True, exist_ok=True)
     groups = []
     for (kind, dataset, benchmark, split, protocol), by in grouped(rows).items():

@@ -16,13 +16,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from gltr import plots, records
+from gltr.safety import atomic_file
+from gltr import records
+from gltr.analysis import plots
 from gltr.configs import EvidenceConfig
 from gltr.train import checkpoint
-from gltr.train.index import identity
-from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, linear_eval, random_weights_id, run_folder
-from gltr.train.report import PAPER, collect, figures as report_figures, markdown
-from gltr.train.semi import SemiConfig, semi_eval, summarize_seeds
+from gltr.train.prepared import identity
+from gltr.configs import KnnConfig, LinearConfig, SemiConfig
+from gltr.train.downstream import random_weights_id, result_path
+from gltr.train.evaluate import knn_eval, linear_eval
+from gltr.analysis.report import PAPER, collect, figures as report_figures, markdown
+from gltr.train.finetune import finetune_eval, summarize
 
 ENCODERS = ("pretrained", "random", "handcrafted")
 
@@ -57,8 +61,7 @@ def probe_curve(run: Path, data: str, benchmark: str, out: Path, workers: int, e
 def earlier_result(cfg: SemiConfig) -> dict | None:
     """The result file of an identical earlier semi run (same config, encoder and dataset), so that an
     interrupted evidence run, or one whose random-init runs were done ahead, resumes instead of redoing."""
-    path = run_folder(cfg) / "eval" / \
-        f"semi-{cfg.benchmark}-{cfg.percent}pct-seed{cfg.seed}.json"
+    path = result_path("semi", cfg, cfg.seed)
     if not path.exists():
         return None
     r = records.read(path, records.EvalResult).model_dump()
@@ -116,13 +119,13 @@ def evidence(cfg: EvidenceConfig, log=print) -> dict:
                     s["random_init"] = {**s["random_init"], "seed": seed}
                 semi = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=cfg.semi_epochs,
                                   workers=0, **s)
-                r = earlier_result(semi) or (semi_eval(semi) if cfg.semi_runs else None)
+                r = earlier_result(semi) or (finetune_eval(semi) if cfg.semi_runs else None)
                 if r is None:
                     log(f"semi {percent}% {name} seed {seed}: not run")
                     continue
                 log(f"semi {percent}% {name} seed {seed}: {r['top1']:.1f} ({r['wall_s']:.0f} s)")
                 runs.append(r)
-                m = summarize_seeds(runs, Path(s["out"]))
+                m = summarize(runs, semi)
                 summary.setdefault("semi", {}).setdefault(f"{percent}pct", {})[name] = {
                     "mean": m["top1"], "std": m["top1_std"], "per_seed": m["per_seed_top1"], "seeds": m["seeds"]}
             write(summary, out, complete=False)
@@ -138,8 +141,10 @@ def write(summary: dict, out: Path, complete: bool) -> None:
     """evidence.json (marked incomplete until the last evaluation is in) and report.md."""
     summary["complete"] = complete
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evidence.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "report.md").write_text(markdown(collect([out / n for n in ENCODERS])))
+    for name, text in (("evidence.json", json.dumps(summary, indent=1) + "\n"),
+                       ("report.md", markdown(collect([out / n for n in ENCODERS])))):
+        with atomic_file(out / name) as tmp:
+            tmp.write_text(text)
 
 
 def semi_text(summary: dict) -> str:
