@@ -1,5 +1,5 @@
-"""One whole pretraining step of gltr (through `train_one_epoch`) against the authors' learn_PTmodel.py and
-feeder written out (tests/naive.py): the MPDP labels, the loss, every parameter's gradient and every parameter
+"""One whole pretraining step of gltr (`mpdp_objective` then `optimizer_step` at step 0's lr, as `train` runs
+them) against the authors' learn_PTmodel.py and feeder written out (tests/naive.py): the MPDP labels, the loss, every parameter's gradient and every parameter
 after AdamW, in NTU's layout (their code's) and NW-UCLA's one-person layout (the same lines carried over)."""
 import copy
 from dataclasses import replace
@@ -17,28 +17,6 @@ LENGTHS = (40, 33, 26)
 INTERVALS = (1, 5, 10)
 LAYOUTS = {"ntu": dict(persons=2, joints=25, centre=20, t_max=300),
            "nwucla": dict(persons=1, joints=20, centre=2, t_max=50)}
-
-
-class OneBatch:
-    """A loader of one batch, as ShardLoader hands it to the training loop."""
-    world = 1
-
-    def __init__(self, motion, mask):
-        self.batch = {"motion": motion, "mask": mask}
-
-    def __len__(self):
-        return 1
-
-    def epoch(self, epoch, skip):
-        yield self.batch
-
-
-class NoLog:
-    def record(self, *args):
-        pass
-
-    def advance(self, epoch):
-        pass
 
 
 def batch(persons: int, joints: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,11 +71,11 @@ def test_one_training_step_equals_the_authors(layout, monkeypatch):
     real_loss = pretrain.mpdp_loss
     monkeypatch.setattr(pretrain, "mpdp_loss", spy)
     optimizer = pretrain.optimizer_for(ours, cfg)
-    steps, done, stopped = pretrain.train_one_epoch(
-        ours, optimizer, OneBatch(motion, mask), 0, 1, 0, 0, cfg, INTERVALS,
-        [p * shape["joints"] + shape["centre"] for p in range(P)], torch.device("cpu"), "fp32", NoLog(),
-        lambda step: False)
-    assert (steps, done, stopped) == (1, 1, False)
+    lr = pretrain.pretrain_lr(cfg.lr, 0, 0, 1, 1, cfg.schedule, cfg.lr_decay, cfg.warmup_epochs)   # train()'s, step 0
+    loss_ours, _ = pretrain.mpdp_objective(ours, motion, mask, INTERVALS,
+                                           [p * shape["joints"] + shape["centre"] for p in range(P)],
+                                           cfg.trajectory_weight_all, "fp32")
+    pretrain.optimizer_step(optimizer, loss_ours, lr)
     grads_ours = {n: p.grad.clone() for n, p in ours.named_parameters()}
 
     # the authors' step: their feeder's labels, their loss lines, their optimiser (learn_PTmodel.py: lr 5e-5)

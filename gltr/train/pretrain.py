@@ -148,19 +148,36 @@ class RunLog:
 COMPILE_PAD = 8         # with --compile, batches are padded to a multiple of 8 frames: at most T_max / 8 shapes
 
 
+def mpdp_objective(forward, motion, mask, intervals: tuple, trajectory_tokens: list, weight_all: bool,
+                   precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, per-interval terms) of a batch: MPDP labels from its motion [B, T, P, K, 3], the model's logits
+    under the precision policy, the authors' reduction (gltr.train.loss)."""
+    with torch.no_grad():
+        direction, magnitude = mpdp_labels(motion, intervals)                # [B, T, I, P, K] each
+    with mixed.autocast(precision, motion.device):
+        direction_logits, magnitude_logits = forward(motion, mask)
+    return mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2), mask,
+                     trajectory_tokens, weight_all)
+
+
+def optimizer_step(optimizer, loss: torch.Tensor, lr: float) -> None:
+    """Backward and one update at `lr` (every group's: a function of the step, so resume is exact)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 @torch.no_grad()
-def culprits(forward, batch: dict, intervals: tuple, trajectory_tokens: list, cfg: PretrainConfig, device,
-             precision: str) -> str:
+def culprits(forward, batch: dict, objective_args: tuple, device) -> str:
     """Which samples of a batch whose loss was not finite make it so, each run alone: 'from sample K' (their keys),
-    or, when every one does, that the weights themselves diverged."""
+    or, when every one does, that the weights themselves diverged. `objective_args`: mpdp_objective's after
+    the mask."""
     bad = []
     for i, key in enumerate(batch["key"]):
         motion, mask = batch["motion"][i:i + 1].to(device), batch["mask"][i:i + 1].to(device)   # [1, T, P, K, 3]
-        direction, magnitude = mpdp_labels(motion, intervals)
-        with mixed.autocast(precision, device):
-            logits = forward(motion, mask)
-        loss, _ = mpdp_loss(*logits, direction.flatten(-2), magnitude.flatten(-2), mask, trajectory_tokens,
-                            cfg.trajectory_weight_all)
+        loss, _ = mpdp_objective(forward, motion, mask, *objective_args)
         if not torch.isfinite(loss):
             bad.append(str(key))
     if len(bad) == len(batch["key"]) > 1:
@@ -168,46 +185,6 @@ def culprits(forward, batch: dict, intervals: tuple, trajectory_tokens: list, cf
     if not bad:
         return f"from no sample alone (the batch's {len(batch['key'])} samples: {', '.join(batch['key'][:3])}, …)"
     return f"from sample{'s' if len(bad) > 1 else ''} {', '.join(bad[:5])}" + (f" (+{len(bad) - 5})" if len(bad) > 5 else "")
-
-
-def train_one_epoch(forward, optimizer, loader: ShardLoader, epoch: int, epochs: int, skip: int, step: int,
-                    cfg: PretrainConfig, intervals: tuple, trajectory_tokens: list, device, precision: str, log: RunLog,
-                    should_stop) -> tuple[int, int, bool]:
-    """One epoch from batch `skip`: forward, loss, step, log; stop early when `should_stop(step)`.
-    Returns (steps so far, batches of this epoch done, stopped early)."""
-    batch_index, stop, window_samples, window_start = skip, False, 0, time.perf_counter()
-    for batch in loader.epoch(epoch, skip):
-        for group in optimizer.param_groups:                                 # a function of the step: resume is exact
-            group["lr"] = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay,
-                                      cfg.warmup_epochs)
-        motion = batch["motion"].to(device, non_blocking=True)               # [B, T, P, K, 3]
-        mask = batch["mask"].to(device, non_blocking=True)                   # [B, T]
-        with torch.no_grad():
-            direction, magnitude = mpdp_labels(motion, intervals)            # [B, T, I, P, K] each
-        with mixed.autocast(precision, device):
-            direction_logits, magnitude_logits = forward(motion, mask)
-        loss, terms = mpdp_loss(direction_logits, magnitude_logits, direction.flatten(-2), magnitude.flatten(-2),
-                                mask, trajectory_tokens, cfg.trajectory_weight_all)
-        if not torch.isfinite(loss):                                         # stop before anything is saved
-            raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
-                                     f"{culprits(forward, batch, intervals, trajectory_tokens, cfg, device, precision)}: "
-                                     f"training stopped; the last checkpoint in {Path(cfg.out) / 'checkpoints'} is the "
-                                     f"last good one")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step, batch_index = step + 1, batch_index + 1
-        window_samples += len(motion) * loader.world
-        stop = should_stop(step)
-        if step % cfg.log_every == 0 or batch_index == len(loader) or stop:
-            resources.adjust()                                               # neighbours came or went: re-choose threads
-            log.record(step, epoch, batch_index, loss, terms, intervals, optimizer.param_groups[0]["lr"],
-                       window_samples / (time.perf_counter() - window_start), device)
-            window_samples, window_start = 0, time.perf_counter()
-        log.advance(epoch)
-        if stop:
-            break
-    return step, batch_index, stop
 
 
 def train(cfg: PretrainConfig) -> dict:
@@ -294,18 +271,39 @@ def train(cfg: PretrainConfig) -> dict:
         out_of_time = cfg.time_budget_s is not None and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
         return (cfg.max_steps is not None and step >= cfg.max_steps) or out_of_time
 
-    # ------------------------------------------------------------------ training loop: epoch, then checkpoints
+    # ------------------------------------------------------------------ the training loop
+    objective_args = (mcfg.intervals, trajectory_tokens, cfg.trajectory_weight_all, precision)
     model.train()
     stopped = False
     with log:
         for epoch in range(start_epoch, epochs):
-            step, batch, stopped = train_one_epoch(forward, optimizer, loader, epoch, epochs, skip, step, cfg,
-                                                   mcfg.intervals, trajectory_tokens, device, precision, log,
-                                                   should_stop)
+            batch_index, window_samples, window_start = skip, 0, time.perf_counter()
+            for batch in loader.epoch(epoch, skip):
+                lr = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay, cfg.warmup_epochs)
+                motion = batch["motion"].to(device, non_blocking=True)       # [B, T, P, K, 3]
+                mask = batch["mask"].to(device, non_blocking=True)           # [B, T]
+                loss, terms = mpdp_objective(forward, motion, mask, *objective_args)
+                if not torch.isfinite(loss):                                 # stop before anything is saved
+                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
+                                             f"{culprits(forward, batch, objective_args, device)}: training stopped; "
+                                             f"the last checkpoint in {ckpt_dir} is the last good one")
+                optimizer_step(optimizer, loss, lr)
+                step, batch_index = step + 1, batch_index + 1
+                window_samples += len(motion) * world
+                stopped = should_stop(step)
+                if step % cfg.log_every == 0 or batch_index == len(loader) or stopped:
+                    resources.adjust()                                       # neighbours came or went: re-choose threads
+                    log.record(step, epoch, batch_index, loss, terms, mcfg.intervals, lr,
+                               window_samples / (time.perf_counter() - window_start), device)
+                    window_samples, window_start = 0, time.perf_counter()
+                log.advance(epoch)
+                if stopped:
+                    break
+            # ---------------------------------------------------------- the epoch's end: checkpoints
             resources.release_memory()
-            log.epoch_end(*((epoch, batch) if batch < len(loader) else (epoch + 1, 0)), device)
+            log.epoch_end(*((epoch, batch_index) if batch_index < len(loader) else (epoch + 1, 0)), device)
             if stopped:
-                save("latest", epoch, batch) if batch < len(loader) else save("latest", epoch + 1, 0)
+                save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
                 break
             skip = 0
             if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs:
