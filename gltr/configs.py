@@ -13,6 +13,12 @@ from numbers import Integral, Real
 
 PRECISIONS = ("auto", "fp32", "bf16", "bf16-fp32-input")     # --precision (gltr.train.precision)
 PERCENTS = (1, 5, 10)           # --percent: the committed semi-supervised lists' (gltr.pipeline.sample_lists.PERCENTS)
+PRESETS = ("ntu", "nwucla", "small", "tiny")        # --preset: gltr.model.gltransformer.PRESETS (a test keeps them equal)
+POS_INITS = ("zeros", "sinusoid")                   # --pos-init: GLTConfig.pos_init
+PRETRAIN_SCHEDULES = ("exp", "cosine")              # gltr.train.schedule.pretrain_lr
+FINETUNE_SCHEDULES = ("cosine", "constant")         # gltr.train.schedule.lr_scale
+PROTOCOLS = ("cached", "reference")                 # LinearConfig.protocol
+FEATURES = ("encoder", "handcrafted")               # LinearConfig.features, KnnConfig.features
 
 
 @dataclass(frozen=True)

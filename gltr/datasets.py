@@ -304,45 +304,47 @@ class Variant:
         return {k: list(v) if isinstance(v, tuple) else v for k in STORED for v in [getattr(self, k)]}
 
     @classmethod
-    def from_dict(cls, d: dict, source: str) -> "Variant":
+    def from_dict(cls, d: dict, source: str | None = None) -> "Variant":
         """The variant stored in `source` (named in errors), its dataset's numbers checked field by field against
         the dataset's own (only the body, rotation and clip rules are choices). Written before the layout field
-        existed: layout 1."""
+        existed: layout 1. Without `source`, the caller names the file (a record's field)."""
+        where = f"{source}: " if source else ""
         if not isinstance(d, dict):
-            raise ValueError(f"{source}: the variant is not a JSON object")
+            raise ValueError(f"{where}the variant is not a JSON object")
         layout = d.get("layout", 1)
         if layout == 1 and isinstance(d.get("dataset"), str) and "clip" not in d:
             d, layout = {**d, "clip": WHOLE_FILE}, VARIANT_LAYOUT     # layout 1 had no clip: every sample was a file
         if layout != VARIANT_LAYOUT:
             newer = isinstance(layout, int) and layout > VARIANT_LAYOUT
-            raise ValueError(f"{source}: variant layout {layout}, this gltr reads layout {VARIANT_LAYOUT}; "
+            raise ValueError(f"{where}variant layout {layout}, this gltr reads layout {VARIANT_LAYOUT}; "
                              + ("update gltr" if newer else "prepare the dataset again with this gltr"))
         missing, unknown = set(STORED) - set(d) - {"layout"}, set(d) - set(STORED)
         if missing or unknown:
-            raise ValueError(f"{source}: the variant " + "; ".join(
+            raise ValueError(f"{where}the variant " + "; ".join(
                 part for part in (f"lacks {', '.join(sorted(missing))}" if missing else "",
                                   f"has unknown {', '.join(sorted(unknown))}" if unknown else "") if part))
         if not isinstance(d["dataset"], str) or d["dataset"] not in DATASETS:
-            raise ValueError(f"{source}: unknown dataset {d['dataset']!r} in the variant")
+            raise ValueError(f"{where}unknown dataset {d['dataset']!r} in the variant")
         if d["rotation"] not in ROTATIONS or not isinstance(d["bodies"], str):
-            raise ValueError(f"{source}: the variant's rotation {d['rotation']!r} or bodies {d['bodies']!r} is not a "
+            raise ValueError(f"{where}the variant's rotation {d['rotation']!r} or bodies {d['bodies']!r} is not a "
                              f"rule gltr knows")
         try:
             variant = make_variant(d["dataset"], d["bodies"], d["rotation"],
                                    d["clip"] if isinstance(d["clip"], str) else repr(d["clip"]))
         except ValueError as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ValueError(f"{where}{e}") from None
         for name in DERIVED:
             stored = tuple(d[name]) if isinstance(d[name], list) else d[name]
             if stored != getattr(variant, name):
-                raise ValueError(f"{source}: the variant's {name} {stored!r} is not "
+                raise ValueError(f"{where}the variant's {name} {stored!r} is not "
                                  f"{variant.dataset}'s ({getattr(variant, name)!r})")
         return variant
 
 
-def make_variant(dataset: str, bodies: str | None = None, rotation: str = "sequence",
+def make_variant(dataset: str, bodies: str | None = None, rotation: str | None = None,
                  clip: str | None = None) -> Variant:
-    """The faithful variant of `dataset`, with the body, rotation and clip rules optionally changed."""
+    """The faithful variant of `dataset`, with the body, rotation and clip rules optionally changed (None: the
+    faithful rule, the first of the dataset's body_rules and clip_rules and of ROTATIONS)."""
     info = dataset_info(dataset)
     if bodies is not None and bodies not in info.body_rules:
         if info.body_rules == ("single",):
@@ -352,5 +354,5 @@ def make_variant(dataset: str, bodies: str | None = None, rotation: str = "seque
         raise ValueError(f"--bodies {bodies!r}: {info.name} accepts {', '.join(info.body_rules)}")
     if clip is not None and clip not in info.clip_rules:
         raise ValueError(f"--clip {clip!r}: {info.name} accepts {', '.join(info.clip_rules)}")
-    return Variant(dataset=dataset, bodies=bodies or info.body_rules[0], rotation=rotation,
+    return Variant(dataset=dataset, bodies=bodies or info.body_rules[0], rotation=rotation or ROTATIONS[0],
                    clip=clip or info.clip_rules[0])

@@ -58,7 +58,7 @@ DatasetName = Annotated[str, AfterValidator(_dataset)]
 def _variant(value) -> Variant:
     if isinstance(value, Variant):
         return value
-    return Variant.from_dict(value, "the variant")
+    return Variant.from_dict(value)              # the record names the file and the field
 
 
 VariantField = Annotated[Variant, PlainValidator(_variant)]

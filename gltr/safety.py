@@ -1,4 +1,4 @@
-"""The shared safety mechanisms, one helper each (every command uses them; tests/test_safety.py walks the cases):
+"""The shared safety mechanisms, one helper each (every command uses them; tests/test_bad_*.py walk the cases):
 
     shown(s)            a user-supplied string made safe to print: never markup, control characters replaced
     check_name(s, kind) a name read from data (shard, benchmark, split) validated before it becomes a path, URL or command

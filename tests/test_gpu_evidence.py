@@ -29,7 +29,9 @@ def test_quick_mode_writes_every_section(inputs, tmp_path):
         assert "error" not in r[section], r[section]
     t = r["throughput"]
     fast, slow = t["bucketed_pad16"]["bf16-fp32-input"], t["fp32_padded_to_t_max"]
-    assert fast["samples_per_s"] > 0 and slow["samples_per_s"] > 0
+    for x in (fast, slow):                               # the same batches, each timed once after a warm-up
+        assert x["samples_per_s"] == pytest.approx(x["samples"] / x["seconds"]) and x["seconds"] > 0
+        assert (x["samples"], x["timed_steps"]) == (slow["samples"], slow["timed_steps"]) and x["samples"] >= x["timed_steps"]
     assert fast["executed_tflops"] >= fast["useful_tflops"] > 0           # padding only adds work
     assert slow["executed_tflops"] > slow["useful_tflops"]                 # every length < 300 is padded
     assert t["fraction_of_bf16_peak_executed"] == pytest.approx(fast["executed_tflops"] / 790.0)

@@ -191,6 +191,11 @@ def test_only_missing_list_skips_keep_exit_status_zero(tmp_path):
     result = subprocess.run(GLTR + ["prepare", "ntu120", "--raw", str(raw), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "o/prepare.json").read_text())
+    assert report["counts"]["prepared"] == 1 and report["failed"] == []             # a skip is not a failure
+    assert report["counts"]["missing_skeleton"] == 1 and report["missing_skeleton"] == ["S001C002P005R002A008"]
+    manifest = pq.read_table(tmp_path / "o/manifest.parquet").column("sample_id").to_pylist()
+    assert manifest == ["S001C001P001R001A001"]                                     # skipped, not prepared
 
 
 def test_verify_finds_a_corrupted_shard(synth_ntu_prepared, tmp_path):

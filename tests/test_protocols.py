@@ -66,31 +66,58 @@ def test_layer_decay_gives_each_block_its_share():
     assert {g["weight_decay"] for g in every} == {0.1} and {g["lr"] for g in every} == {1.0, 2.0}
 
 
-def test_every_protocol_on_synthetic_pku(pku, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def pku_results(pku, tmp_path_factory):
+    """Every protocol run once on the synthetic PKU-MMD set: fine-tuning (pretrained and from scratch), kNN-1, the
+    linear probe, and semi 1 % on lists made from the raw label and split files; each test below checks one."""
     raw, data, run = pku
     ckpt = str(run / "checkpoints" / "latest.pt")
+    scratch_run = tmp_path_factory.mktemp("pku_scratch")
     quick = dict(epochs=2, batch_size=8, warmup_epochs=1)
-    r = finetune_eval(FinetuneConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, **quick))
+    out = {"finetune": finetune_eval(FinetuneConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, **quick)),
+           "scratch": finetune_eval(FinetuneConfig(data=str(data), benchmark="xsub", out=str(scratch_run),
+                                                   random_init=random_init_spec(data, "xsub", "tiny", 0), **quick)),
+           "knn": knn_eval(KnnConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, k=1, workers=0)),
+           "linear": linear_eval(LinearConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, epochs=3, workers=0))}
+    # PKU-MMD's lists come from the raw label and split files (gltr manifests --pkummd2 RAW)
+    out["lists"] = sample_lists.generate_pku("pkummd2", raw, data / "manifests" / "semi")   # into the dataset
+    out["semi"] = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt,
+                                           epochs=2))
+    out["runs"] = [run, scratch_run]
+    return out
+
+
+def test_finetune_on_pku_trains_on_every_training_sample(pku, pku_results):
+    _, data, _ = pku
+    r, scratch = pku_results["finetune"], pku_results["scratch"]
     assert r["evaluation"] == "finetune" and r["encoder"] == "pretrained" and r["split"] == "test"
     assert r["train_samples"] == json.loads((data / "prepare.json").read_text())["splits"]["xsub"]["train"]
     assert len(r["history"]) == 2 and all(math.isfinite(h["loss"]) for h in r["history"])
     assert 0 <= r["top1"] <= 100 and r["pretrained_on"] == "pkummd2" and r["transfer"] is False
-    scratch = finetune_eval(FinetuneConfig(data=str(data), benchmark="xsub", out=str(tmp_path / "scratch"),
-                                           random_init=random_init_spec(data, "xsub", "tiny", 0), **quick))
     assert scratch["encoder"] == "random" and scratch["pretrained_on"] is None
-    knn = knn_eval(KnnConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, k=1, workers=0))
-    assert knn["k"] == 1 and (run / "eval" / "knn-xsub-k1.json").exists()
-    linear_eval(LinearConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, epochs=3, workers=0))
-    # semi 1 %: PKU-MMD's lists come from the raw label and split files (gltr manifests --pkummd2 RAW)
-    index = sample_lists.generate_pku("pkummd2", raw, data / "manifests" / "semi")   # into the dataset, where semi looks
-    assert "pkummd2/xsub/1pct_seed0.txt" in index
+
+
+def test_knn_and_linear_on_pku_write_their_results(pku, pku_results):
+    _, _, run = pku
+    assert pku_results["knn"]["k"] == 1 and (run / "eval" / "knn-xsub-k1.json").exists()
+    lin = pku_results["linear"]
+    assert lin["epochs"] == 3 and len(lin["history"]) == 3 and (run / "eval" / "linear-xsub.json").exists()
+
+
+def test_semi_on_pku_uses_the_lists_made_from_the_raw_files(pku, pku_results):
+    _, data, _ = pku
+    assert "pkummd2/xsub/1pct_seed0.txt" in pku_results["lists"]
     names, _ = sample_lists.read_list("pkummd2", "xsub", 1, 0, data)
     assert len(names) == 5                                                    # one clip per class
-    semi = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt, epochs=2))
-    assert semi["train_samples"] == 5 and sorted(semi["used_samples"]) == sorted(names)
-    table = field_table(collect([run, tmp_path / "scratch"]))
+    semi = pku_results["semi"]
+    assert semi["evaluation"] == "semi" and semi["train_samples"] == 5 and sorted(semi["used_samples"]) == sorted(names)
+
+
+def test_the_field_table_shows_every_protocol_beside_mamp(pku_results):
+    table = field_table(collect(pku_results["runs"]))
     lines = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ")}
     assert set(lines) >= {"| protocol", "| linear", "| kNN-1", "| semi 1 %", "| fine-tune"}
+    r, scratch = pku_results["finetune"], pku_results["scratch"]
     assert f"{r['top1']:.1f} / {scratch['top1']:.1f} / –" in lines["| fine-tune"]
     assert "MAMP 53.8" in lines["| linear"]                                    # PKU-II xsub linear
 

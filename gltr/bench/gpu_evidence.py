@@ -82,7 +82,8 @@ def time_steps(model, cfg, batches: list, pad, precision: str, device, flops) ->
             executed, useful = executed + e, useful + u
     torch.backends.cuda.matmul.allow_tf32 = tf32
     return {"samples_per_s": samples / seconds, "executed_tflops": executed / seconds / 1e12,
-            "useful_tflops": useful / seconds / 1e12, "timed_steps": len(batches), "seconds": seconds}
+            "useful_tflops": useful / seconds / 1e12, "timed_steps": len(batches), "samples": samples,
+            "seconds": seconds}
 
 
 def sync(device) -> None:

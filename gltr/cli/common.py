@@ -17,91 +17,54 @@ from rich.console import Console
 from rich.progress import ProgressColumn
 from rich.text import Text
 
-from gltr.datasets import DATASETS, benchmark_help
-from gltr.configs import PRECISIONS, check_options
+from gltr.datasets import DATASETS, PKU_CLIPS, ROTATIONS, benchmark_help
+from gltr.configs import (FEATURES, FINETUNE_SCHEDULES, POS_INITS, PRECISIONS, PRESETS, PRETRAIN_SCHEDULES, PROTOCOLS,
+                          check_options)
+from gltr.analysis.show import WHAT as SHOW_WHAT
+from gltr.pipeline.synth import WRITERS as SYNTH_FORMATS
 from gltr.safety import shown
 
 errors = importlib.import_module(typer.BadParameter.__module__)   # click's exceptions (typer's own copy in typer >= 0.2x)
+click_globals = importlib.import_module(typer.BadParameter.__module__.rsplit(".", 1)[0] + ".globals")  # its context
 
-# markup off: no string is ever parsed as markup; say()/tell() print every string through safety.shown
-console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)   # one line per problem, never wrapped
-out_console = Console(soft_wrap=True, markup=False, highlight=False)
+# markup off: no string is ever parsed as markup; print_out()/print_err() print every string through safety.shown
+STDERR = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)    # one line per problem, never wrapped
+STDOUT = Console(soft_wrap=True, markup=False, highlight=False)
 
 
-def say(*parts, style: str | None = None, end: str = "\n") -> None:
+def print_out(*parts, style: str | None = None, end: str = "\n") -> None:
     """Print to stdout; strings literally (control characters replaced), rich objects (tables) as they are."""
-    out_console.print(*(shown(p, style) if isinstance(p, str) else p for p in parts), end=end)
+    STDOUT.print(*(shown(p, style) if isinstance(p, str) else p for p in parts), end=end)
 
 
-def tell(*parts, style: str | None = None) -> None:
+def print_err(*parts, style: str | None = None) -> None:
     """The same on stderr (progress, warnings, errors)."""
-    console.print(*(shown(p, style) if isinstance(p, str) else p for p in parts))
+    STDERR.print(*(shown(p, style) if isinstance(p, str) else p for p in parts))
 
 
-Dataset = Enum("Dataset", {name: name for name in DATASETS}, type=str)     # the dataset table's rows
+def choices(name: str, values) -> type[Enum]:
+    """An option's choices as the Enum typer wants, made from the tuple (or table) that owns them."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class Clip(str, Enum):
-    mamp = "start:end"
-    aimclr = "start-1:end"
-
-
-class Bodies(str, Enum):
-    first2 = "first2"
-    energy = "energy"
-    denoise = "denoise"
-
-
-class Rotation(str, Enum):
-    sequence = "sequence"
-    per_frame = "per-frame"
-
-
-class RawKind(str, Enum):
-    ntu = "ntu"
-    nwucla = "nwucla"
-    pkummd1 = "pkummd1"
-    pkummd2 = "pkummd2"
-
-
-class Preset(str, Enum):
-    ntu = "ntu"
-    nwucla = "nwucla"
-    small = "small"
-    tiny = "tiny"
-
-
-class Features(str, Enum):
-    encoder = "encoder"
-    handcrafted = "handcrafted"
-
-
-class Schedule(str, Enum):
-    exp = "exp"
-    cosine = "cosine"
-
-
-Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
-
-
-class PosInit(str, Enum):
-    zeros = "zeros"
-    sinusoid = "sinusoid"
+Dataset = choices("Dataset", DATASETS)                                      # the dataset table's rows
+Bodies = choices("Bodies", dict.fromkeys(r for d in DATASETS.values() for r in d.body_rules))
+Clip = choices("Clip", PKU_CLIPS)
+Rotation = choices("Rotation", ROTATIONS)
+RawKind = choices("RawKind", SYNTH_FORMATS)
+Preset = choices("Preset", PRESETS)
+PosInit = choices("PosInit", POS_INITS)
+Precision = choices("Precision", PRECISIONS)
+Schedule = choices("Schedule", PRETRAIN_SCHEDULES)
+FinetuneSchedule = choices("FinetuneSchedule", FINETUNE_SCHEDULES)
+Protocol = choices("Protocol", PROTOCOLS)
+Features = choices("Features", FEATURES)
+ShowWhat = choices("ShowWhat", SHOW_WHAT)
 
 
 class RateColumn(ProgressColumn):
     def render(self, task) -> Text:
         return Text(f"{task.speed or 0:,.0f} files/s", style="cyan")
-
-
-class Protocol(str, Enum):
-    cached = "cached"
-    reference = "reference"
-
-
-class ShowWhat(str, Enum):
-    joints = "joints"
-    motion = "motion"
 
 
 DATA_HELP = "prepared dataset: a folder, or a URL prefix (http(s)://…, or pipe:CMD with {} for the path)"
@@ -116,7 +79,7 @@ def given(**options) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def default(owner, name: str) -> str:
+def default_text(owner, name: str) -> str:
     """'[default: X]' for a help text, read from the owner of the default: a config dataclass or a function."""
     if hasattr(owner, "__dataclass_fields__"):
         value = owner.__dataclass_fields__[name].default
@@ -127,7 +90,7 @@ def default(owner, name: str) -> str:
 
 def fail(message: str, code: int = 2):
     """A user error found by the command line itself: one line, exit `code`."""
-    tell(shown("error: ", "red") + shown(message))
+    print_err(shown("error: ", "red") + shown(message))
     raise typer.Exit(code)
 
 
@@ -161,9 +124,14 @@ def describe(e: BaseException) -> str:
     return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines) if lines else type(e).__name__
 
 
-DEBUG = {"on": False}       # set by --debug / GLTR_DEBUG in the callback, before any command runs
 NUMPY_WARNINGS = (r"(invalid value|overflow|divide by zero|underflow) encountered|Mean of empty slice|"
                   r"Degrees of freedom <= 0|All-NaN (slice|axis) encountered")   # numpy's RuntimeWarnings: never printed
+
+
+def debug_asked() -> bool:
+    """`gltr --debug` or GLTR_DEBUG=1 (not 0): read from the command line being run, not kept in a global."""
+    ctx = click_globals.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("debug")) or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
 
 
 def error_line(e: BaseException) -> tuple[str, int]:
@@ -191,10 +159,10 @@ def handled(fn):
             raise
         except Exception as e:
             line, code = error_line(e)
-            if DEBUG["on"]:
+            if debug_asked():
                 traceback.print_exc()
             else:
-                tell(shown("error: ", "red") + shown(line))
+                print_err(shown("error: ", "red") + shown(line))
             raise typer.Exit(code) from None
     return run
 
@@ -233,7 +201,7 @@ class UsageLine(errors.UsageError):
     """A usage error shown as one line `error: --OPTION: <why>` (exit 2)."""
 
     def show(self, file=None) -> None:
-        tell(shown("error: ", "red") + shown(self.message))
+        print_err(shown("error: ", "red") + shown(self.message))
 
 
 class Group(TyperGroup):
@@ -273,7 +241,6 @@ def start(ctx: typer.Context,
                                      "GLTR_DEBUG=1) instead of one line")):
     """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
     from gltr import resources
-    DEBUG["on"] = debug or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
     check_options("gltr", threads=threads)
     if ctx.invoked_subcommand in COMPUTE:
         resources.apply(threads)

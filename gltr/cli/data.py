@@ -1,5 +1,4 @@
 """`gltr prepare`, `verify`, `inspect`, `synth`, `manifests`: the data stage's commands."""
-import functools
 import json
 from pathlib import Path
 
@@ -7,11 +6,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, command, console, default, fail,
-                             given, out_console, say, tell)
+from gltr.cli.common import (Bodies, Clip, Dataset, RateColumn, RawKind, Rotation, command, STDERR, default_text, fail,
+                             given, STDOUT, print_out, print_err)
 from gltr.configs import check_options
+from gltr.datasets import DATASETS, PKU_CLIPS, ROTATIONS
 from gltr.pipeline.prepare import prepare as run_prepare
-from gltr.pipeline.synth import synth_ntu
+from gltr.pipeline.synth import WRITERS, synth_ntu
 from gltr.safety import shown
 
 
@@ -19,23 +19,24 @@ from gltr.safety import shown
 def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw files are (format, classes, splits)"),
             raw: Path = typer.Option(..., help="folder holding the raw files (searched recursively)"),
             out: Path = typer.Option(None, help="output folder [default: ./data/<dataset>]"),
-            workers: int = typer.Option(None, help="parallel processes " + default(run_prepare, "workers")),
-            bodies: Bodies = typer.Option(None, help="body rule [default: first2 for ntu60, energy for ntu120]"),
+            workers: int = typer.Option(None, help="parallel processes " + default_text(run_prepare, "workers")),
+            bodies: Bodies = typer.Option(None, help="body rule, one the dataset accepts [default: " + ", ".join(
+                f"{d.body_rules[0]} for {name}" for name, d in DATASETS.items()) + "]"),
             rotation: Rotation = typer.Option(None, help="rotation sign: one per sequence (faithful) or per frame "
-                                                       + default(run_prepare, "rotation")),
+                                                       f"[default: {ROTATIONS[0]}]"),
             clip: Clip = typer.Option(None, help="PKU-MMD: an instance's rows, [start:end) as MAMP or [start-1:end) "
-                                      "as AimCLR [default: start:end]"),
-            shard_size: int = typer.Option(None, help="samples per WebDataset shard " + default(run_prepare, "shard_size")),
+                                      f"as AimCLR [default: {PKU_CLIPS[0]}]"),
+            shard_size: int = typer.Option(None, help="samples per WebDataset shard " + default_text(run_prepare, "shard_size")),
             overwrite: bool = typer.Option(False, help="replace an existing output folder")):
     """Convert raw skeleton files into a prepared dataset (Zarr store, Parquet manifest, WebDataset shards)."""
     from gltr.datasets import make_variant
     from gltr.pipeline.prepare import check_output, exit_status
     check_options("prepare", workers=workers, shard_size=shard_size)
     out = out or Path("data") / dataset.value
-    make_variant(dataset.value, bodies and bodies.value, (rotation or Rotation.sequence).value, clip and clip.value)
+    make_variant(dataset.value, bodies and bodies.value, rotation and rotation.value, clip and clip.value)
     check_output(raw, out, overwrite)                  # options, then the output: refused before a progress bar
     columns = [TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*columns, console=STDERR, transient=False) as bar:
         task = bar.add_task(dataset.value, total=None)
 
         def progress(advance, total):
@@ -60,12 +61,12 @@ def prepare(dataset: Dataset = typer.Argument(..., help="which dataset the raw f
                       + "".join(f"  (EMPTY {split})" for split in ("train", "test") if not s[split]))
         empty += [f"{b}/{split}" for split in ("train", "test") if not s[split]]
     table.add_row("files/s", f"{report['run']['files_per_s']:,}")
-    say(table)
+    print_out(table)
     for name in empty:
-        tell(shown("warning: ", "yellow") + shown(f"split {name} holds no sample: every trainer and evaluation "
+        print_err(shown("warning: ", "yellow") + shown(f"split {name} holds no sample: every trainer and evaluation "
                                                    f"refuses it; were files of that split among the raw files?"))
     if report["counts"]["failed"]:
-        tell(shown(f"{report['counts']['failed']} file(s) failed", "red") + shown(f": see {out / 'prepare.json'}"))
+        print_err(shown(f"{report['counts']['failed']} file(s) failed", "red") + shown(f": see {out / 'prepare.json'}"))
     raise typer.Exit(exit_status(report))
 
 
@@ -75,10 +76,10 @@ def verify(path: Path = typer.Argument(..., help="prepared dataset folder")):
     from gltr.pipeline.verify import verify as run_verify
     problems = run_verify(path)
     for p in problems:
-        tell(shown("corrupt ", "red") + shown(f"{path}/{p}"))
+        print_err(shown("corrupt ", "red") + shown(f"{path}/{p}"))
     if problems:
         raise typer.Exit(1)
-    say(f"{path}: all files match prepare.json")
+    print_out(f"{path}: all files match prepare.json")
 
 
 @command()
@@ -89,10 +90,10 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
         fail(f"{path} is not a prepared dataset (no prepare.json)")
     s = summarize(path)
     if as_json:
-        out_console.print_json(json.dumps(s))
+        STDOUT.print_json(json.dumps(s))
         return
     v = s["variant"]
-    say(shown(s['dataset'], "bold") + shown(f"  bodies={v['bodies']} rotation={v['rotation']} "
+    print_out(shown(s['dataset'], "bold") + shown(f"  bodies={v['bodies']} rotation={v['rotation']} "
                       f"centre={v['centre_joint']} intervals={v['intervals']} t_max={v['t_max']}"))
     t = Table(title="samples per split and class")
     t.add_column("split")
@@ -100,7 +101,7 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
     t.add_column("per class (label 0, 1, ...)")
     for name, counts in s["per_class"].items():
         t.add_row(name, str(sum(counts)), " ".join(map(str, counts)))
-    say(t)
+    print_out(t)
     h = Table(title=f"length (frames): min {s['length']['min']}, mean {s['length']['mean']:.1f}, max {s['length']['max']}")
     h.add_column("frames")
     h.add_column("samples", justify="right")
@@ -108,7 +109,7 @@ def inspect(path: Path = typer.Argument(..., help="prepared dataset folder"), as
     peak = max([b["count"] for b in s["length"]["histogram"]] + [1])
     for b in s["length"]["histogram"]:
         h.add_row(f"{b['from']}-{b['to']}", str(b["count"]), "█" * round(30 * b["count"] / peak))
-    say(h)
+    print_out(h)
 
 
 @command()
@@ -117,18 +118,15 @@ def synth(kind: RawKind = typer.Argument(..., help="raw format to write: NTU .sk
           out: Path = typer.Option(..., help="folder to write the raw files into"),
           samples: int = typer.Option(200, help="number of raw files (PKU-MMD: sequences, each of 3-5 instances)"),
           seed: int = typer.Option(0, help="random seed (the same seed writes the same files)"), classes: int = typer.Option(None, help="NTU: at most 120; NW-UCLA: "
-                                                                   "at most 10; PKU-MMD: 51 / 41 " + default(synth_ntu, "classes"))):
+                                                                   "at most 10; PKU-MMD: 51 / 41 " + default_text(synth_ntu, "classes"))):
     """Write synthetic raw files in the genuine NTU `.skeleton` / NW-UCLA JSON / PKU-MMD formats."""
-    from gltr.pipeline.synth import synth_nwucla, synth_pku
-    write = {RawKind.ntu: synth_ntu, RawKind.nwucla: synth_nwucla,
-             RawKind.pkummd1: functools.partial(synth_pku, phase=1),
-             RawKind.pkummd2: functools.partial(synth_pku, phase=2)}[kind]
+    write = WRITERS[kind.value]
     check_options("synth", samples=samples, seed=seed, classes=classes)
     try:
         paths = write(out, samples, seed=seed, **given(classes=classes))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--classes")
-    say(f"wrote {len(paths)} {kind.value} files to {out}")
+    print_out(f"wrote {len(paths)} {kind.value} files to {out}")
 
 
 @command()
@@ -151,10 +149,10 @@ def manifests(data: Path = typer.Option(None, help="the folder with ntu_availabl
         (name, raw), = pku.items()
         root = pku_root(name, data, out)
         index = generate_pku(name, raw, root)
-        say(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists to {root}")
+        print_out(f"wrote {sum(k.startswith(name + '/') for k in index)} {name} sample lists to {root}")
         return
     if out is None:
         raise ValueError("no --out: the lists are written into an explicit folder, never into the installed "
                          "package (--out data_manifests in a checkout, as `make manifests` does)")
     index, validation = regenerate(data or Path("../shared/data"), out)
-    say(f"wrote {len(index)} sample lists to {out / 'semi'} and {len(validation)} to {out / 'validation'}")
+    print_out(f"wrote {len(index)} sample lists to {out / 'semi'} and {len(validation)} to {out / 'validation'}")

@@ -1,13 +1,12 @@
 """`gltr linear`, `knn`, `semi`, `finetune`, `report`, `evidence`, `attention`, `show`: evaluation and analysis."""
 from dataclasses import replace
-from enum import Enum
 from inspect import signature
 from pathlib import Path
 
 import typer
 
 from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
-                             RANDOM_INIT_HELP, ShowWhat, command, default, fail, given, say, tell)
+                             RANDOM_INIT_HELP, FinetuneSchedule, ShowWhat, command, default_text, fail, given, print_out, print_err)
 from gltr.safety import atomic_file
 from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig, check_options
 from gltr.analysis.show import MAX_FRAMES, MAX_SIDE, show as render_sample
@@ -28,17 +27,17 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
            epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
-           batch_size: int = typer.Option(None, help="probe batch size " + default(LinearConfig, "batch_size")),
-           lr: float = typer.Option(None, help="Adam learning rate of the linear layer " + default(LinearConfig, "lr")),
-           seed: int = typer.Option(None, help="seed of the probe's init and batch order " + default(LinearConfig, "seed")),
+           batch_size: int = typer.Option(None, help="probe batch size " + default_text(LinearConfig, "batch_size")),
+           lr: float = typer.Option(None, help="Adam learning rate of the linear layer " + default_text(LinearConfig, "lr")),
+           seed: int = typer.Option(None, help="seed of the probe's init and batch order " + default_text(LinearConfig, "seed")),
            protocol: Protocol = typer.Option(None, help="cached (fast) or reference (re-encode every epoch, as the original) "
-                                             + default(LinearConfig, "protocol")),
+                                             + default_text(LinearConfig, "protocol")),
            augment: bool = typer.Option(None, "--augment/--no-augment", help="reference protocol: interpolation on the "
-                                        "training split " + default(LinearConfig, "augment")),
+                                        "training split " + default_text(LinearConfig, "augment")),
            dropout: bool = typer.Option(None, "--dropout/--no-dropout", help="reference protocol: dropout left active in "
-                                        "the encoder " + default(LinearConfig, "dropout")),
+                                        "the encoder " + default_text(LinearConfig, "dropout")),
            standardize: bool = typer.Option(None, "--standardize", help="standardise features with the training split's mean and std"),
-           workers: int = typer.Option(None, help="loader processes " + default(LinearConfig, "workers")),
+           workers: int = typer.Option(None, help="loader processes " + default_text(LinearConfig, "workers")),
            out: Path = typer.Option(None, help=EVAL_OUT_HELP),
            random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
            preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
@@ -57,7 +56,7 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
         cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
     r = linear_eval(cfg)
     best = r["best_epoch_on_test_set"]
-    say(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
+    print_out(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
                       f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   [best epoch on the {r['split']} set, not a result: "
                       f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
@@ -65,8 +64,8 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
 @command()
 def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-        k: int = typer.Option(None, help="neighbours that vote (1: the retrieval protocol) " + default(KnnConfig, "k")),
-        workers: int = typer.Option(None, help="loader processes " + default(KnnConfig, "workers")),
+        k: int = typer.Option(None, help="neighbours that vote (1: the retrieval protocol) " + default_text(KnnConfig, "k")),
+        workers: int = typer.Option(None, help="loader processes " + default_text(KnnConfig, "workers")),
         out: Path = typer.Option(None, help=EVAL_OUT_HELP),
         random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
         seed: int = typer.Option(0, help="with --random-init: the seed of the random weights"),
@@ -81,7 +80,7 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
     r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
         checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
         random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
-    say(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): top-1 {r['top1']:.2f}"
+    print_out(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): top-1 {r['top1']:.2f}"
         + (f"  top-5 {r['top5']:.2f}" if r["top5"] is not None else ""))
 
 
@@ -90,11 +89,11 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
          benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
          percent: int = typer.Option(..., help="1, 5 or 10"),
          seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-         epochs: int = typer.Option(None, help="fine-tuning epochs " + default(SemiConfig, "epochs")),
-         batch_size: int = typer.Option(None, help="clips per step " + default(SemiConfig, "batch_size")),
-         lr: float = typer.Option(None, help="encoder lr " + default(SemiConfig, "lr")),
-         head_lr: float = typer.Option(None, help="lr of the linear head " + default(SemiConfig, "head_lr")),
-         workers: int = typer.Option(None, help="loader processes (0: in the main process) " + default(SemiConfig, "workers")),
+         epochs: int = typer.Option(None, help="fine-tuning epochs " + default_text(SemiConfig, "epochs")),
+         batch_size: int = typer.Option(None, help="clips per step " + default_text(SemiConfig, "batch_size")),
+         lr: float = typer.Option(None, help="encoder lr " + default_text(SemiConfig, "lr")),
+         head_lr: float = typer.Option(None, help="lr of the linear head " + default_text(SemiConfig, "head_lr")),
+         workers: int = typer.Option(None, help="loader processes (0: in the main process) " + default_text(SemiConfig, "workers")),
          out: Path = typer.Option(None, help=EVAL_OUT_HELP),
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
@@ -110,39 +109,34 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)
-        say(f"semi {percent}% seed {cfg.seed}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
+        print_out(f"semi {percent}% seed {cfg.seed}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
                           f"({r['train_samples']} labelled samples)")
         results.append(r)
     if len(results) > 1:
         m = summarize(results, cfg)
-        say(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
+        print_out(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
                           f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
-
-
-class FinetuneSchedule(str, Enum):
-    cosine = "cosine"
-    constant = "constant"
 
 
 @command()
 def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-             epochs: int = typer.Option(None, help="fine-tuning epochs " + default(FinetuneConfig, "epochs")),
-             batch_size: int = typer.Option(None, help="clips per step " + default(FinetuneConfig, "batch_size")),
-             lr: float = typer.Option(None, help="AdamW lr of the top block " + default(FinetuneConfig, "lr")),
+             epochs: int = typer.Option(None, help="fine-tuning epochs " + default_text(FinetuneConfig, "epochs")),
+             batch_size: int = typer.Option(None, help="clips per step " + default_text(FinetuneConfig, "batch_size")),
+             lr: float = typer.Option(None, help="AdamW lr of the top block " + default_text(FinetuneConfig, "lr")),
              head_lr: float = typer.Option(None, help="lr of the linear head [default: --lr]"),
-             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(FinetuneConfig, "weight_decay")),
-             warmup_epochs: int = typer.Option(None, help="linear warm-up " + default(FinetuneConfig, "warmup_epochs")),
-             schedule: FinetuneSchedule = typer.Option(None, help="lr after the warm-up " + default(FinetuneConfig, "schedule")),
+             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default_text(FinetuneConfig, "weight_decay")),
+             warmup_epochs: int = typer.Option(None, help="linear warm-up " + default_text(FinetuneConfig, "warmup_epochs")),
+             schedule: FinetuneSchedule = typer.Option(None, help="lr after the warm-up " + default_text(FinetuneConfig, "schedule")),
              layer_decay: float = typer.Option(None, help="each block gets this times the lr of the one "
-                                               "above " + default(FinetuneConfig, "layer_decay")),
+                                               "above " + default_text(FinetuneConfig, "layer_decay")),
              label_smoothing: float = typer.Option(None, help="cross-entropy label smoothing "
-                                                   + default(FinetuneConfig, "label_smoothing")),
+                                                   + default_text(FinetuneConfig, "label_smoothing")),
              drop_path: float = typer.Option(None, help="stochastic depth of the last block "
-                                             + default(FinetuneConfig, "drop_path")),
+                                             + default_text(FinetuneConfig, "drop_path")),
              workers: int = typer.Option(None, help="loader processes (0: in the main process) "
-                                         + default(FinetuneConfig, "workers")),
+                                         + default_text(FinetuneConfig, "workers")),
              out: Path = typer.Option(None, help=EVAL_OUT_HELP),
              random_init: bool = typer.Option(False, "--random-init", help="train from scratch (the baseline; needs --out)"),
              preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
@@ -162,12 +156,12 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)
-        say(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {cfg.seed}: top-1 {r['top1']:.2f}  "
+        print_out(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {cfg.seed}: top-1 {r['top1']:.2f}  "
             f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
         results.append(r)
     if len(results) > 1:
         m = summarize(results, cfg)
-        say(f"finetune over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}")
+        print_out(f"finetune over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}")
 
 
 @command()
@@ -179,7 +173,7 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
     stale = []
     rows = collect(runs, stale)
     for path, why in stale:
-        tell(f"warning: {path} left out: {why}")
+        print_err(f"warning: {path} left out: {why}")
     if not rows:
         fail(f"no current evaluation results under {', '.join(map(str, runs))} (eval/*.json)")
     table = markdown(rows) + "".join(f"\nLeft out, stale: {path} ({why})" for path, why in stale) + ("\n" if stale else "")
@@ -187,21 +181,21 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(out) as tmp:
             tmp.write_text(table)
-    say(table, end="")
+    print_out(table, end="")
     if figures:
         written = report_figures(rows, runs, out.parent if out else runs[0])
-        say("figures: " + ", ".join(map(str, written)))
+        print_out("figures: " + ", ".join(map(str, written)))
 
 
 @command()
 def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
              out: Path = typer.Option(None, help="folder for evidence.json, report.md and the figures "
-                                      + default(EvidenceConfig, "out")),
-             benchmark: str = typer.Option(None, help=BENCHMARK_HELP + " " + default(EvidenceConfig, "benchmark")),
+                                      + default_text(EvidenceConfig, "out")),
+             benchmark: str = typer.Option(None, help=BENCHMARK_HELP + " " + default_text(EvidenceConfig, "benchmark")),
              semi_seeds: list[int] = typer.Option(None, "--semi-seed", help="repeat; none: --semi-seed -1 "
-                                                  + default(EvidenceConfig, "semi_seeds")),
-             workers: int = typer.Option(None, help="loader processes " + default(EvidenceConfig, "workers")),
+                                                  + default_text(EvidenceConfig, "semi_seeds")),
+             workers: int = typer.Option(None, help="loader processes " + default_text(EvidenceConfig, "workers")),
              semi_runs: bool = typer.Option(None, "--semi-runs/--no-semi-runs",
                                             help="--no-semi-runs: gather the semi-supervised results already done, run none")):
     """Every evaluation of a pretraining run beside its baselines, the probe curve and the semi-supervised table."""
@@ -211,38 +205,38 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
         out=out and str(out), benchmark=benchmark, semi_seeds=seeds, percents=() if seeds == () else None,
         workers=workers, semi_runs=semi_runs))
     out = Path(cfg.out)
-    summary = run_evidence(cfg, log=lambda line: tell(line))
+    summary = run_evidence(cfg, log=lambda line: print_err(line))
     for split in ("test", "validation"):
         for kind in ("linear", "knn"):
             r = summary[split][kind]
-            say(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
+            print_out(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
                               f"hand-crafted {r['handcrafted']:.1f}")
     if cfg.semi_seeds:
-        say(semi_text(summary))
-    say(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
+        print_out(semi_text(summary))
+    print_out(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
                       f"{out / 'accuracy.png'}")
 
 
 @command()
 def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
               data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-              samples: int = typer.Option(None, help="test sequences " + default(AttentionConfig, "samples")),
+              samples: int = typer.Option(None, help="test sequences " + default_text(AttentionConfig, "samples")),
               frames: int = typer.Option(None, help="temporal-map frames, at most the model's T_max "
-                                         + default(AttentionConfig, "frames")),
+                                         + default_text(AttentionConfig, "frames")),
               batch_size: int = typer.Option(None, help="sequences per forward pass (bounds memory) "
-                                             + default(AttentionConfig, "batch_size")),
-              workers: int = typer.Option(None, help="loader processes " + default(AttentionConfig, "workers")),
-              out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default(AttentionConfig, "out"))):
+                                             + default_text(AttentionConfig, "batch_size")),
+              workers: int = typer.Option(None, help="loader processes " + default_text(AttentionConfig, "workers")),
+              out: Path = typer.Option(None, help="folder for attention.json and the PNGs " + default_text(AttentionConfig, "out"))):
     """The paper's attention analysis: temporal and spatial maps, attended frame distance per head (JSON + PNG)."""
     from gltr.analysis.attention import analyse
     cfg = AttentionConfig(checkpoints=tuple(map(str, checkpoints)), data=str(data), benchmark=benchmark,
                           **given(samples=samples, frames=frames, batch_size=batch_size, workers=workers,
                                   out=str(out) if out else None))
-    summary = analyse(cfg, log=lambda line: tell(line))
+    summary = analyse(cfg, log=lambda line: print_err(line))
     for e in summary["encoders"]:
-        say(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
+        print_out(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
                           f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
-    say(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
+    print_out(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
 
 
 @command()
@@ -250,9 +244,9 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"),
          sample_id: str = typer.Argument(..., help="a sample id from manifest.parquet, e.g. S001C001P001R001A050"),
          out: Path = typer.Option(..., help="FILE.png (contact sheet), FILE.gif or FILE.mp4 (needs ffmpeg)"),
          what: ShowWhat = typer.Option(None, help="joints (camera coordinates) or motion (the normalised model input) "
-                                  + default(render_sample, "what")),
+                                  + default_text(render_sample, "what")),
          frames: int = typer.Option(None, help=f"frames on a .png contact sheet, at most {MAX_FRAMES} "
-                                    + default(render_sample, "frames")),
+                                    + default_text(render_sample, "frames")),
          size: str = typer.Option(None, help="WIDTHxHEIGHT in pixels, at most {0}x{0} [default: {1}x{2}]".format(
              MAX_SIDE, *signature(render_sample).parameters["size"].default))):
     """Render one sample: skeleton with its bones, one colour per person, fixed axes, frame counter."""
@@ -264,4 +258,4 @@ def show(data: Path = typer.Argument(..., help="prepared dataset"),
     except ValueError:
         fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 960x540, not {size!r}")
     path = render_sample(data, sample_id, out, **given(what=what and what.value, frames=frames, size=dims))
-    say(f"-> {path}")
+    print_out(f"-> {path}")

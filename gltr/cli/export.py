@@ -3,7 +3,7 @@ from pathlib import Path
 
 import typer
 
-from gltr.cli.common import app, command, default, given, say, tell
+from gltr.cli.common import app, command, default_text, given, print_out, print_err
 from gltr.configs import check_options
 from gltr.export.ctrgcn import export_ctrgcn as run_ctrgcn
 
@@ -20,7 +20,7 @@ def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
     """pyskl / mmaction2 3D skeleton annotations (split + annotations, keypoint [M, T, V, 3]) in one pickle."""
     from gltr.export.pyskl import export_pyskl as run_export
     r = run_export(data, out, overwrite=overwrite)
-    say(f"{r['samples']:,} samples -> {r['file']} ({r['bytes'] / 1e6:.1f} MB); splits: "
+    print_out(f"{r['samples']:,} samples -> {r['file']} ({r['bytes'] / 1e6:.1f} MB); splits: "
                       + ", ".join(f"{k} {v:,}" for k, v in r["splits"].items()))
 
 
@@ -28,14 +28,14 @@ def export_pyskl(data: Path = typer.Argument(..., help="prepared dataset"),
 def export_ctrgcn(data: Path = typer.Argument(..., help="prepared NTU dataset (ntu60 or ntu120)"),
                   out: Path = typer.Option(..., help="folder for NTU60_CS.npz / NTU60_CV.npz or NTU120_CSub.npz / NTU120_CSet.npz"),
                   raw: Path = typer.Option(None, help="the raw files [default: the folder prepare read, from prepare.json]"),
-                  workers: int = typer.Option(None, help="processes parsing raw files " + default(run_ctrgcn, "workers")),
+                  workers: int = typer.Option(None, help="processes parsing raw files " + default_text(run_ctrgcn, "workers")),
                   overwrite: bool = typer.Option(False, "--overwrite", help="replace .npz files in --out that gltr exported")):
     """CTR-GCN's .npz files (x float32 [N, T, 150], y one-hot), from the raw files with CTR-GCN's denoising."""
     check_options("export ctrgcn", workers=workers)
     written = run_ctrgcn(data, out, raw, overwrite=overwrite, **given(workers=workers),
-                         log=lambda line: tell(line))
+                         log=lambda line: print_err(line))
     for name, r in written.items():
-        say(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
+        print_out(f"{out / name}: {r['train']:,} train, {r['test']:,} test, {r['frames']} frames")
 
 
 @command("mamp", group=export_app)
@@ -46,6 +46,6 @@ def export_mamp(data: Path = typer.Argument(..., help="prepared PKU-MMD dataset 
                 overwrite: bool = typer.Option(False, "--overwrite", help="replace .npz files in --out that gltr exported")):
     """MAMP's PKU-MMD .npz files (x float32 [N, 300, 150], y one-hot with 51 columns), from the raw sequences."""
     from gltr.export.mamp import export_mamp as run_export
-    written = run_export(data, out, raw, overwrite=overwrite, log=lambda line: tell(line))
+    written = run_export(data, out, raw, overwrite=overwrite, log=lambda line: print_err(line))
     for name, r in written.items():
-        say(f"{out / name}: {r['train']:,} train, {r['test']:,} test")
+        print_out(f"{out / name}: {r['train']:,} train, {r['test']:,} test")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from gltr.cli.common import (BENCHMARK_HELP, DATA_HELP, PosInit, Precision, Preset, Schedule, command, default, fail,
-                             given, out_console, say)
+from gltr.cli.common import (BENCHMARK_HELP, DATA_HELP, PosInit, Precision, Preset, Schedule, command, default_text, fail,
+                             given, STDOUT, print_out)
 from gltr.configs import PretrainConfig, check_options
 
 
@@ -23,9 +23,9 @@ def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth
     info = {"preset": preset.value, **count_parameters(cfg), "frames": frames,
             "forward_gflops_per_sequence": round(forward_gflops(cfg, frames), 3), "config": cfg.to_dict()}
     if as_json:
-        out_console.print_json(json.dumps(info))
+        STDOUT.print_json(json.dumps(info))
         return
-    say(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
+    print_out(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
                       f"total {info['total']:,}; encoder forward {info['forward_gflops_per_sequence']:.1f} GFLOPs "
                       f"per sequence of {frames} frames")
 
@@ -37,34 +37,34 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
              intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 [default: 1,5,10]"),
              epochs: int = typer.Option(None, help="training epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
-             batch_size: int = typer.Option(None, help="clips per step, per process " + default(PretrainConfig, "batch_size")),
-             lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default(PretrainConfig, "lr")),
-             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default(PretrainConfig, "weight_decay")),
+             batch_size: int = typer.Option(None, help="clips per step, per process " + default_text(PretrainConfig, "batch_size")),
+             lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default_text(PretrainConfig, "lr")),
+             weight_decay: float = typer.Option(None, help="AdamW weight decay " + default_text(PretrainConfig, "weight_decay")),
              schedule: Schedule = typer.Option(None, help="exp: lr x --lr-decay each epoch (the authors'); cosine: "
                                                "--warmup-epochs of linear warm-up, then a cosine to 0 at the last step "
-                                               + default(PretrainConfig, "schedule")),
-             lr_decay: float = typer.Option(None, help="lr factor per epoch (exp) " + default(PretrainConfig, "lr_decay")),
+                                               + default_text(PretrainConfig, "schedule")),
+             lr_decay: float = typer.Option(None, help="lr factor per epoch (exp) " + default_text(PretrainConfig, "lr_decay")),
              warmup_epochs: int = typer.Option(None, help="epochs of linear warm-up (cosine) "
-                                               + default(PretrainConfig, "warmup_epochs")),
+                                               + default_text(PretrainConfig, "warmup_epochs")),
              precision: Precision = typer.Option(None, help="auto: the bf16 policy shown at parity with fp32 on this device "
                                            "type, else fp32; bf16-fp32-input: bf16 autocast with the input embeddings in fp32; "
-                                           "the MPDP losses stay fp32 " + default(PretrainConfig, "precision")),
+                                           "the MPDP losses stay fp32 " + default_text(PretrainConfig, "precision")),
              compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model, batches padded "
                                           "to multiples of 8 frames [default: on only where measured to pay back within an "
                                           "hour: nwucla() in bf16 on a CPU]"),
              trajectory_weight_all: bool = typer.Option(None, "--trajectory-weight-all",
                                                         help="0.05 on every interval's trajectory tokens (not just interval 1)"),
              augment: bool = typer.Option(None, "--augment/--no-augment", help="temporal interpolation and shear "
-                                          + default(PretrainConfig, "augment")),
-             workers: int = typer.Option(None, help="loader processes per rank " + default(PretrainConfig, "workers")),
+                                          + default_text(PretrainConfig, "augment")),
+             workers: int = typer.Option(None, help="loader processes per rank " + default_text(PretrainConfig, "workers")),
              seed: int = typer.Option(None, help="seed of the weights' init, shard order and augmentation "
-                                      + default(PretrainConfig, "seed")),
+                                      + default_text(PretrainConfig, "seed")),
              save_every: int = typer.Option(None, help="keep a weights-only checkpoints/epoch-NNNN.pt every N "
-                                            "epochs " + default(PretrainConfig, "save_every")),
+                                            "epochs " + default_text(PretrainConfig, "save_every")),
              max_steps: int = typer.Option(None, help="stop and checkpoint after this many steps"),
              time_budget_min: float = typer.Option(None, help="stop and checkpoint after this many minutes"),
              out: Path = typer.Option(None, help="run folder (checkpoints/, metrics.jsonl, memory.jsonl, tb/, pretrain.json) "
-                                      + default(PretrainConfig, "out")),
+                                      + default_text(PretrainConfig, "out")),
              resume: bool = typer.Option(None, "--resume", help="continue the run in --out from its checkpoints/latest.pt"),
              overwrite: bool = typer.Option(None, "--overwrite", help="start again in a non-empty --out")):
     """MPDP pretraining on the training split's shards (CPU, one GPU, or many under torchrun)."""
@@ -80,9 +80,9 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         compile=compile, trajectory_weight_all=trajectory_weight_all,
         augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
         time_budget_s=None if time_budget_min is None else time_budget_min * 60, resume=resume, overwrite=overwrite)))
-    say(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
+    print_out(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
                       f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
     sizes = summary["checkpoint_bytes"]
-    say(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
+    print_out(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
                       + ", ".join(f"{n} {b / 1e6:,.1f} MB" for n, b in sizes.items())
                       + "); latest.pt keeps the optimiser state for --resume, epoch-NNNN.pt the weights only")

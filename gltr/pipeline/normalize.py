@@ -65,7 +65,7 @@ def rotate_y(rel: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return np.stack([c * x - s * z, y, s * x + c * z], axis=-1)
 
 
-def to_motion(x: np.ndarray, c: int, left: int, right: int, rotation: str = "sequence",
+def to_motion(x: np.ndarray, c: int, left: int, right: int, rotation: str = ROTATIONS[0],
               t_pad: int | None = None) -> np.ndarray:
     """[T, P, K, 3] camera coordinates -> [T, P, K, 3] float32 model input (the reference's dtype chain).
 

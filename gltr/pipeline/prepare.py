@@ -92,7 +92,7 @@ def versions() -> dict:
 
 
 def prepare(dataset: str, raw: Path, out: Path, workers: int = 1, bodies: str | None = None,
-            rotation: str = "sequence", clip: str | None = None, shard_size: int = 500, overwrite: bool = False,
+            rotation: str | None = None, clip: str | None = None, shard_size: int = 500, overwrite: bool = False,
             log=print, progress=None) -> dict:
     """Prepare `dataset` from the raw files under `raw` into `out`; return the report (prepare.json).
 

@@ -8,6 +8,7 @@ static noise body, a few start with empty frames. NW-UCLA: `all_sqe`-style JSON.
 differ in how the limbs move (the rhythm and speed of a pumping motion), never in a pose: a
 single frame says nothing about the class (see `class_motion`).
 """
+import functools
 import json
 from pathlib import Path
 
@@ -185,3 +186,8 @@ def synth_pku(out: Path, sequences: int, seed: int, phase: int = 2, classes: int
         (out / f"{benchmark}{suffix}.txt").write_text(
             f"Training videos: \n{', '.join(train)}\nValidataion videos: \n{', '.join(test)}\n")
     return paths
+
+
+# `gltr synth KIND`: each raw format and its writer (out, samples, seed, classes=...)
+WRITERS = {"ntu": synth_ntu, "nwucla": synth_nwucla,
+           "pkummd1": functools.partial(synth_pku, phase=1), "pkummd2": functools.partial(synth_pku, phase=2)}
