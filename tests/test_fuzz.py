@@ -3,7 +3,7 @@ NTU, NW-UCLA and PKU-MMD raw files, shard index JSONs, shard tar bytes, prepare.
 and the exports), a run's evaluation JSONs (read by report), checkpoints with a tampered meta and a
 recomputed digest, and adversarial values of the CLI's numeric options. Each example either works or fails
 with a one-line reason; none crashes, hangs, prints a usage block or yields a non-finite number. `make fuzz`
-runs the same mutations and checks (gltr/bench/fuzz.py, fuzz_targets.py) at scale and writes bench/fuzz.json."""
+runs the same mutations and checks (gltr/bench/fuzz.py, fuzz_targets.py, fuzz_commands.py) at scale and writes bench/fuzz.json."""
 import os
 import time
 
@@ -12,7 +12,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st  # noqa: E402
 
-from gltr.bench import fuzz, fuzz_targets  # noqa: E402
+from gltr.bench import fuzz, fuzz_commands, fuzz_targets  # noqa: E402
 
 PARAMS = st.tuples(st.integers(0, 1 << 30), st.integers(0, len(fuzz.OPS) - 1), st.floats(0, 1, exclude_max=True),
                    st.integers(0, 1 << 30), st.integers(0, 1 << 30))
@@ -116,10 +116,10 @@ def test_unmutated_inputs_pass(inputs, tmp_path):
                         "start:end") == ("ok", "")
     assert fuzz.bounded(fuzz_targets.check_index, inputs["prepared"], tmp_path, inputs["index"], "view")[0] == "ok"
     assert fuzz.bounded(fuzz_targets.check_tar, inputs["prepared"], tmp_path, inputs["shard"], "view")[0] == "ok"
-    for what, dataset, template in fuzz_targets.PREPARE_READERS:
-        args = fuzz_targets.fill(template, D=inputs["pj"][dataset], X=tmp_path / what.replace(" ", "_"))
-        assert fuzz.isolated(fuzz_targets.run_cli, args) == ("ok", ""), what
-    assert fuzz.isolated(fuzz_targets.run_cli, ["report", inputs["ej_run"], "--no-figures"]) == ("ok", "")
+    for what, dataset, template in fuzz_commands.PREPARE_READERS:
+        args = fuzz_commands.fill(template, D=inputs["pj"][dataset], X=tmp_path / what.replace(" ", "_"))
+        assert fuzz.isolated(fuzz_commands.run_cli, args) == ("ok", ""), what
+    assert fuzz.isolated(fuzz_commands.run_cli, ["report", inputs["ej_run"], "--no-figures"]) == ("ok", "")
     pt = tmp_path / "checkpoints" / "latest.pt"
-    fuzz_targets.write_checkpoint(inputs["state"], inputs["meta"], ("epoch",), 0, pt)
-    assert fuzz.isolated(fuzz_targets.check_checkpoint, pt, inputs["prepared"]) == ("ok", "")
+    fuzz_commands.write_checkpoint(inputs["state"], inputs["meta"], ("epoch",), 0, pt)
+    assert fuzz.isolated(fuzz_commands.check_checkpoint, pt, inputs["prepared"]) == ("ok", "")
