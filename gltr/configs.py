@@ -106,7 +106,6 @@ def check_fields(cfg) -> None:
 OPTIONS = {
     "gltr": {"threads": THREADS},
     "model": {"frames": Bound(1, 100_000)},                  # and at most the preset's T_max
-    "knn": {"seed": SEED},                                   # --random-init's weights
     "prepare": {"workers": PROCESSES, "shard_size": Bound(1, 10**6)},
     "synth": {"samples": Bound(1, 10**6), "seed": SEED, "classes": Bound(1, 120)},   # and each format's own
     "show": {"frames": Bound(1, 64)},                        # panels on a .png (gltr.analysis.show.MAX_FRAMES)
@@ -199,6 +198,7 @@ class KnnConfig:
     k: int = bounded(20, SAMPLES)
     workers: int = bounded(2, WORKERS)
     out: str | None = None
+    seed: int = bounded(0, SEED)     # --random-init: the seed of the random weights
     random_init: dict | None = None
     features: str = "encoder"        # or "handcrafted"
     validation: bool = False

@@ -109,3 +109,24 @@ def test_prepare_refuses_an_existing_out_before_drawing_progress(synth_ntu_prepa
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert result.stderr.count("\n") == 1 and "prepare ntu120" not in result.stderr        # one line, no bar
+
+
+def test_the_thread_policy_is_applied_by_the_commands_that_compute_only(synth_ntu_prepared, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+    from gltr import resources
+    from gltr.cli.main import app
+    from gltr.configs import PRESETS
+    from gltr.model.gltransformer import PRESETS as MODEL_PRESETS
+    assert PRESETS == tuple(MODEL_PRESETS)                   # the CLI's --preset choices are the model's presets
+    applied = []
+    monkeypatch.setattr(resources, "apply", lambda threads=None: applied.append(threads) or {})
+    runner = CliRunner()
+    res = runner.invoke(app, ["--threads", "1", "inspect", str(synth_ntu_prepared)])
+    assert res.exit_code == 0 and applied == []              # reading a dataset: threads untouched
+    res = runner.invoke(app, ["--threads", "1", "knn", "--features", "handcrafted", "--data", str(synth_ntu_prepared),
+                              "--benchmark", "xsub", "--workers", "0", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert applied == [1]                                    # an evaluation: the policy, with --threads
+    res = runner.invoke(app, ["knn", "--features", "handcrafted", "--data", str(synth_ntu_prepared),
+                              "--benchmark", "xsub", "--workers", "0", "--out", str(tmp_path)], env={"GLTR_THREADS": ""})
+    assert res.exit_code == 0 and applied == [1, None]       # without: the idle-CPU default

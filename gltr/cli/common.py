@@ -144,16 +144,27 @@ def error_line(e: BaseException) -> tuple[str, int]:
             f"command run with --debug"), 3
 
 
-def handled(fn):
+def apply_thread_policy() -> None:
+    """The thread policy (gltr.resources) for a command that trains or evaluates: `gltr --threads N` (or
+    GLTR_THREADS) if given, read from the command line being run."""
+    from gltr import resources
+    ctx = click_globals.get_current_context(silent=True)
+    resources.apply(ctx.find_root().params.get("threads") if ctx else None)
+
+
+def handled(fn, compute: bool = False):
     """`fn` (a command, the app's callback) with the command line's one error handler: every error ends as one line
     `error: <what>: <why>`, exit 2 (bad input or options), 1 (the work failed) or 3 (a bug); --debug or
     GLTR_DEBUG=1 shows the traceback instead, with the same exit status. numpy's RuntimeWarnings are not printed:
-    a bad option is refused before any arithmetic, and a non-finite loss or result is an error of its own."""
+    a bad option is refused before any arithmetic, and a non-finite loss or result is an error of its own.
+    `compute`: a command that trains or evaluates, run under the thread policy."""
     @functools.wraps(fn)
     def run(*args, **kwargs):
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", NUMPY_WARNINGS, RuntimeWarning)
+                if compute:
+                    apply_thread_policy()
                 return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, errors.UsageError):
             raise
@@ -167,10 +178,11 @@ def handled(fn):
     return run
 
 
-def command(name: str | None = None, group=None):
-    """Register a command of `group` (default: the app) under the one error handler (`handled`)."""
+def command(name: str | None = None, group=None, compute: bool = False):
+    """Register a command of `group` (default: the app) under the one error handler (`handled`); `compute`: it
+    trains or evaluates (the thread policy is applied first)."""
     def register(fn):
-        return (group or app).command(name)(handled(fn))
+        return (group or app).command(name)(handled(fn, compute))
     return register
 
 
@@ -228,19 +240,14 @@ class Group(TyperGroup):
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate.")
-COMPUTE = {"pretrain", "linear", "knn", "semi", "finetune", "attention", "evidence", "demo"}   # commands that set the thread policy
 
 
 @app.callback()
 @handled
-def start(ctx: typer.Context,
-          threads: int = typer.Option(None, envvar="GLTR_THREADS",
+def start(threads: int = typer.Option(None, envvar="GLTR_THREADS",
                                       help="torch threads for training and evaluation [default: one per CPU that "
                                            "other processes leave idle, re-chosen while training]"),
           debug: bool = typer.Option(False, "--debug", help="on an error, show the Python traceback (also "
                                      "GLTR_DEBUG=1) instead of one line")):
     """GL-Transformer toolkit: prepare skeleton datasets, pretrain, evaluate."""
-    from gltr import resources
-    check_options("gltr", threads=threads)
-    if ctx.invoked_subcommand in COMPUTE:
-        resources.apply(threads)
+    check_options("gltr", threads=threads)         # applied by the commands that compute (`command(compute=True)`)

@@ -23,7 +23,7 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
         fail(f"{chosen[0]} needs --out (there is no checkpoint run folder)")
 
 
-@command()
+@command(compute=True)
 def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
            epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
@@ -61,30 +61,33 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
                       f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
 
-@command()
+@command(compute=True)
 def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
         benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
         k: int = typer.Option(None, help="neighbours that vote (1: the retrieval protocol) " + default_text(KnnConfig, "k")),
         workers: int = typer.Option(None, help="loader processes " + default_text(KnnConfig, "workers")),
         out: Path = typer.Option(None, help=EVAL_OUT_HELP),
         random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
-        seed: int = typer.Option(0, help="with --random-init: the seed of the random weights"),
+        seed: int = typer.Option(None, help="with --random-init: the seed of the random weights "
+                                 + default_text(KnnConfig, "seed")),
         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
         features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.evaluate import knn_eval
-    check_options("knn", seed=seed)
     eval_target(checkpoint, random_init, out, features)
-    r = knn_eval(KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
+    cfg = KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
         checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
-        random_init=random_init_spec(data, benchmark, preset and preset.value, seed) if random_init else None)))
+        seed=seed))
+    if random_init:
+        cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
+    r = knn_eval(cfg)
     print_out(f"knn {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} (k={r['k']}): top-1 {r['top1']:.2f}"
         + (f"  top-5 {r['top5']:.2f}" if r["top5"] is not None else ""))
 
 
-@command()
+@command(compute=True)
 def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
          benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
          percent: int = typer.Option(..., help="1, 5 or 10"),
@@ -118,7 +121,7 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
                           f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
 
 
-@command()
+@command(compute=True)
 def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
@@ -187,7 +190,7 @@ def report(runs: list[Path] = typer.Argument(..., help="run folders (holding eva
         print_out("figures: " + ", ".join(map(str, written)))
 
 
-@command()
+@command(compute=True)
 def evidence(data: Path = typer.Option(..., help="prepared dataset the run was pretrained on"),
              run: Path = typer.Option(..., help="pretraining run folder (pretrain.json, checkpoints/)"),
              out: Path = typer.Option(None, help="folder for evidence.json, report.md and the figures "
@@ -217,7 +220,7 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
                       f"{out / 'accuracy.png'}")
 
 
-@command()
+@command(compute=True)
 def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="pretrained checkpoint; repeat to compare"),
               data: Path = typer.Option(..., help="prepared dataset"), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
               samples: int = typer.Option(None, help="test sequences " + default_text(AttentionConfig, "samples")),

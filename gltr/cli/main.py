@@ -15,7 +15,7 @@ from gltr.cli.common import app, command, default_text, given, print_out, print_
 from gltr.configs import DemoConfig
 
 
-@command()
+@command(compute=True)
 def demo(out: Path = typer.Option(None, help="folder for everything the demo writes (only a folder it made is "
                                   "replaced) " + default_text(DemoConfig, "out")),
          samples: int = typer.Option(None, help="synthetic clips " + default_text(DemoConfig, "samples")),

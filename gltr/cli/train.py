@@ -30,7 +30,7 @@ def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth
                       f"per sequence of {frames} frames")
 
 
-@command()
+@command(compute=True)
 def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
              preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
