@@ -14,7 +14,7 @@ The Python API, by stage (in parentheses, where the names live; the reference is
   displacement classes of a motion batch), `mpdp_loss` (the authors' weighted cross-entropy, valid frames).
 - **Training and evaluation** (`gltr.configs`, `gltr.train`): `PretrainConfig` and `pretrain` (the
   `gltr pretrain` run), `load_encoder` (a checkpoint's model), `LinearConfig` and `linear_eval` (the
-  `gltr linear` probe), `KnnConfig` and `knn_eval` (`gltr knn`), `FinetuneConfig`, `SemiConfig` and
+  `gltr linear` probe), `KnnConfig` and `knn_eval` (`gltr knn`), `FinetuneConfig`, `semi_config` and
   `finetune_eval` (`gltr finetune`, and `gltr semi`: fine-tuning on a committed list of 1 / 5 / 10 % of the labels).
 - **Exports** (`gltr.export`): `export_ctrgcn`, `export_mamp`, `export_pyskl` (files other codebases read).
 
@@ -73,7 +73,7 @@ API = {
     "KnnConfig": "gltr.configs.KnnConfig",
     "knn_eval": "gltr.train.evaluate.knn_eval",
     "FinetuneConfig": "gltr.configs.FinetuneConfig",
-    "SemiConfig": "gltr.configs.SemiConfig",
+    "semi_config": "gltr.configs.semi_config",
     "finetune_eval": "gltr.train.finetune.finetune_eval",
     # exports
     "export_ctrgcn": "gltr.export.ctrgcn.export_ctrgcn",

@@ -8,7 +8,7 @@ A command passes on only the options the user gave.
 """
 import math
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 
 PRECISIONS = ("auto", "fp32", "bf16", "bf16-fp32-input")     # --precision (gltr.train.precision)
@@ -77,11 +77,10 @@ SECONDS = Bound(0, 6 * 10**8, float, above=True)        # ~19 years
 THREADS = Bound(1, 4096)                            # --threads, GLTR_THREADS (gltr.resources)
 
 
-def bounded(default, bound: Bound, flag: str | None = None, per: float = 1, each: bool = False, **kw):
+def bounded(default, bound: Bound, flag: str | None = None, per: float = 1, each: bool = False):
     """A dataclass field with its range: `flag` the option's name where it is not the field's, `per` its unit
-    in the field's (60: minutes given, seconds kept), `each`: a tuple whose every item is checked; `kw`: for
-    `dataclasses.field` (kw_only=True: a required field after ones with defaults)."""
-    return field(default=default, metadata={"bound": bound, "flag": flag, "per": per, "each": each}, **kw)
+    in the field's (60: minutes given, seconds kept), `each`: a tuple whose every item is checked."""
+    return field(default=default, metadata={"bound": bound, "flag": flag, "per": per, "each": each})
 
 
 def check_fields(cfg) -> None:
@@ -208,7 +207,7 @@ class KnnConfig:
 @dataclass
 class FinetuneConfig:
     """`gltr finetune` (gltr/train/finetune.py): whole encoder + head on 100 % of the training labels (or on a
-    committed list of `percent` % of them: `gltr semi`, whose recipe is SemiConfig's).
+    committed list of `percent` % of them: `gltr semi`, whose recipe is semi_config's).
     MAMP's recipe is 100 epochs, 5 warm-up, batch 24, lr 5e-4, layer decay 0.8, smoothing 0.1, drop path 0.3;
     these defaults were chosen on NW-UCLA's validation list (docs/results.md, "Fine-tuning")."""
     data: str
@@ -231,26 +230,30 @@ class FinetuneConfig:
     random_init: dict | None = None
     validation: bool = False         # train without the validation list, score on it
     percent: int | None = bounded(None, Bound(1, 10, choices=PERCENTS))   # only the committed list of this % of
-                                     # the labels (semi-supervised); None: all of them
-    __post_init__ = check_fields
+                                     # the labels (semi-supervised; its recipe: semi_config); None: all of them
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.percent is not None and self.validation:
+            raise ValueError("--validation: a semi-supervised run scores on the test split (its list may hold "
+                             "validation samples)")
 
 
-@dataclass
-class SemiConfig(FinetuneConfig):
-    """`gltr semi` (gltr/train/finetune.py): fine-tuning on the committed list of `percent` % of the labels, with
-    the semi-supervised recipe (the authors published none) as its defaults."""
-    percent: int = bounded(MISSING, Bound(1, 10, choices=PERCENTS), kw_only=True)     # required
-    epochs: int = bounded(100, EPOCHS)
-    batch_size: int = bounded(64, BATCH)
-    lr: float = bounded(1e-4, LR)    # the encoder's (its top block; layer_decay scales the ones below)
-    head_lr: float | None = bounded(1e-3, LR)   # None: lr
-    weight_decay: float = bounded(0.01, WEIGHT_DECAY)
-    weight_decay_all: bool = True    # also on biases, norms and positional tables (as the semi figures were measured)
-    warmup_epochs: int = bounded(0, WARMUP)
-    schedule: str = "constant"       # or "cosine"
-    layer_decay: float = bounded(1.0, DECAY)
-    label_smoothing: float = bounded(0.0, FRACTION)
-    drop_path: float | None = bounded(None, FRACTION)   # None: the checkpoint's
+# `gltr semi`'s recipe (the authors published none), as the semi-supervised figures were measured: the fields of
+# FinetuneConfig it sets otherwise
+SEMI_RECIPE = {
+    "epochs": 100, "batch_size": 64,
+    "lr": 1e-4, "head_lr": 1e-3,        # the encoder's (its top block; layer_decay scales the ones below); the head's
+    "weight_decay": 0.01, "weight_decay_all": True,     # also on biases, norms and positional tables
+    "warmup_epochs": 0, "schedule": "constant", "layer_decay": 1.0, "label_smoothing": 0.0,
+    "drop_path": None,                  # the checkpoint's
+}
+
+
+def semi_config(data: str, benchmark: str, percent: int, **options) -> "FinetuneConfig":
+    """`gltr semi`: fine-tuning on the committed list of `percent` % of the labels (FinetuneConfig.percent), with
+    SEMI_RECIPE where `options` do not say otherwise."""
+    return FinetuneConfig(data=data, benchmark=benchmark, percent=percent, **{**SEMI_RECIPE, **options})
 
 
 @dataclass

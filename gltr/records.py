@@ -258,6 +258,21 @@ class EvalResult(Record):
         return self
 
 
+def result_name(evaluation: str, benchmark: str, percent: int | None = None, validation: bool = False,
+                reference: bool = False, standardize: bool = False, seed: int | None = None,
+                encoder: str = "pretrained", k: int | None = None) -> str:
+    """Every result file's name (eval/<name>.json), made here only:
+    <evaluation>-<benchmark>[-<percent>pct][-val][-reference][-std][-seed<N>][-random|-handcrafted][-k<k>],
+    e.g. linear-view, linear-view-val-std-random, knn-view-handcrafted-k1, semi-view-5pct-seed0,
+    finetune-view-val-seed0-random. Fine-tuning and semi without a `seed`: the seeds' summary; `k`: only a
+    kNN k other than the default."""
+    return (f"{evaluation}-{benchmark}" + (f"-{percent}pct" if percent else "") + ("-val" if validation else "")
+            + ("-reference" if reference else "") + ("-std" if standardize else "")
+            + (f"-seed{seed}" if seed is not None else "")
+            + {"pretrained": "", "random": "-random", "handcrafted": "-handcrafted"}[encoder]
+            + (f"-k{k}" if k is not None else ""))
+
+
 class ExportRecord(Record):
     """gltr-export.json: what an export wrote, with the sha256 of each file."""
     files: dict[RelPath, Sha256]

@@ -29,11 +29,11 @@ def per_frame(synth_ntu_raw, tmp_path_factory) -> Path:
 
 def test_another_rotation_is_another_dataset(synth_ntu_prepared, per_frame, tiny_run, tmp_path):
     from gltr.train.evaluate import KnnConfig, knn_eval
-    from gltr.train.prepared import identity
+    from gltr.train.prepared import PreparedData
     from gltr.train.pretrain import PretrainConfig, train
     a, b = (json.loads((d / "prepare.json").read_text()) for d in (synth_ntu_prepared, per_frame))
     assert a["files"]["manifest.parquet"] == b["files"]["manifest.parquet"]          # what the old hash covered
-    assert identity(synth_ntu_prepared) != identity(per_frame)
+    assert PreparedData(synth_ntu_prepared).identity != PreparedData(per_frame).identity
     ckpt = str(tiny_run / "checkpoints/latest.pt")
     first = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=ckpt, out=str(tmp_path / "e"),
                                workers=0))

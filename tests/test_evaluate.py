@@ -1,6 +1,7 @@
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,8 +33,8 @@ def test_result_json_fields(synth_ntu_prepared, tiny_run):
     assert r["protocol"] == "cached" and r["dataset_variant"]["bodies"] == "energy" and r["epochs"] == 3
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", r["git_commit"]) and r["wall_s"] > 0 and r["test_samples"] + r["train_samples"] == 60
     assert 0 <= r["top1"] <= r["top5"] <= 100
-    from gltr.train.prepared import identity
-    assert r["dataset_identity"] == identity(synth_ntu_prepared)
+    from gltr.train.prepared import PreparedData
+    assert r["dataset_identity"] == PreparedData(synth_ntu_prepared).identity
     knn = knn_eval(KnnConfig(data=str(synth_ntu_prepared), benchmark="xsub", checkpoint=str(tiny_run / "checkpoints/latest.pt"),
                              k=5, workers=0))
     assert knn["checkpoint_sha256"] == weights_sha and (tiny_run / "eval/knn-xsub-k5.json").exists()   # k other than 20: named by k
@@ -76,12 +77,12 @@ def test_knn_equals_scikit_learn_with_negative_similarities(k):
 
 def test_semi_uses_exactly_its_listed_samples(ucla_prepared, tmp_path):
     from gltr.pipeline.sample_lists import read_list
-    from gltr.configs import SemiConfig
+    from gltr.configs import semi_config
     from gltr.train.downstream import random_init_spec
     from gltr.train.finetune import finetune_eval, summarize
     results = []
     for seed in (0, 1):
-        cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=seed, epochs=1, workers=0,
+        cfg = semi_config(str(ucla_prepared), "view", 5, seed=seed, epochs=1, workers=0,
                          out=str(tmp_path), random_init=random_init_spec(ucla_prepared, "view", "tiny", seed))
         r = finetune_eval(cfg)
         names, sha = read_list("nwucla", "view", 5, seed)
@@ -200,3 +201,22 @@ def test_a_cached_probe_reads_each_of_the_datasets_files_once(synth_ntu_prepared
     dataset_reads = sorted(p for p in reads if p.startswith(str(synth_ntu_prepared)))
     assert dataset_reads == sorted([str(synth_ntu_prepared / "prepare.json"),
                                     str(synth_ntu_prepared / "shards/xsub/train.json")])
+
+
+def test_one_function_names_every_result_file_as_before():
+    from gltr.configs import FinetuneConfig, semi_config
+    from gltr.train.downstream import result_path
+    random = {"random_init": {"model_config": {}, "seed": 0}}
+    names = [("linear", LinearConfig("d", "view", out="o"), None, "linear-view"),
+             ("linear", LinearConfig("d", "view", out="o", validation=True, standardize=True, **random), None,
+              "linear-view-val-std-random"),
+             ("linear", LinearConfig("d", "view", out="o", protocol="reference"), None, "linear-view-reference"),
+             ("knn", KnnConfig("d", "view", out="o", features="handcrafted", k=1), None, "knn-view-handcrafted-k1"),
+             ("knn", KnnConfig("d", "view", out="o", k=20), None, "knn-view"),            # the default k: unnamed
+             ("semi", semi_config("d", "view", 5, out="o"), 0, "semi-view-5pct-seed0"),
+             ("semi", semi_config("d", "view", 5, out="o", **random), None, "semi-view-5pct-random"),
+             ("finetune", FinetuneConfig("d", "view", out="o", validation=True, **random), 0,
+              "finetune-view-val-seed0-random"),
+             ("finetune", FinetuneConfig("d", "view", out="o"), None, "finetune-view")]
+    for evaluation, cfg, seed, name in names:
+        assert result_path(evaluation, cfg, seed) == Path("o/eval") / f"{name}.json"

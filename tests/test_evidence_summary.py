@@ -31,10 +31,10 @@ def test_evidence_summary_holds_every_encoder_split_and_seed(ucla_prepared, tmp_
     # an identical semi run is reused (interrupted or split evidence runs resume); a changed one is not
     from dataclasses import replace
     from gltr.analysis.evidence import earlier_result, sources
-    from gltr.configs import SemiConfig
+    from gltr.configs import semi_config
     src = sources(run, tmp_path / "ev", json.loads((run / "pretrain.json").read_text())["model_config"])
     for name in ("pretrained", "random"):
-        cfg = SemiConfig(data=str(ucla_prepared), benchmark="view", percent=5, seed=1, epochs=1, workers=0, **src[name])
+        cfg = semi_config(str(ucla_prepared), "view", 5, seed=1, epochs=1, workers=0, **src[name])
         if name == "random":
             cfg = replace(cfg, random_init={**cfg.random_init, "seed": 1})
         assert earlier_result(cfg)["top1"] == semi[name]["per_seed"][1]

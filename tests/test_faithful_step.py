@@ -113,3 +113,22 @@ def test_one_training_step_equals_the_authors(layout, monkeypatch):
         assert torch.equal(step_ours[big].sign(), step_theirs[big].sign()), name
         moved += int((step_theirs != 0).sum())
     assert moved > 0.9 * sum(p.numel() for p in theirs.parameters())     # the step did move the model
+
+
+def test_train_steps_at_the_schedules_lr_and_counts_its_steps(synth_ntu_prepared, tmp_path, monkeypatch):
+    """The loop around the step above: train() hands optimizer_step the schedule's lr of each step, counts steps
+    and batches, and stops (with a resumable checkpoint) at --max-steps."""
+    from gltr.train import checkpoint
+    from gltr.train.data import LoaderConfig, ShardLoader
+    batches = len(ShardLoader(synth_ntu_prepared, "xsub", "train", LoaderConfig(batch_size=8, workers=0)))
+    steps = batches + 2                                                      # into the second epoch
+    lrs, real_step = [], pretrain.optimizer_step
+    monkeypatch.setattr(pretrain, "optimizer_step", lambda opt, loss, lr: lrs.append(lr) or real_step(opt, loss, lr))
+    cfg = PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", out=str(tmp_path), preset="tiny", epochs=3,
+                         batch_size=8, workers=0, lr=1e-3, lr_decay=0.5, max_steps=steps)
+    summary = pretrain.train(cfg)
+    assert summary["steps"] == steps and summary["stopped_early"]
+    assert lrs == [pretrain.pretrain_lr(1e-3, s, s // batches, batches, 3, "exp", 0.5, 0) for s in range(steps)]
+    assert lrs[0] == 1e-3 and lrs[-1] == 5e-4                                # the exp decay, per epoch
+    meta = checkpoint.load_meta(tmp_path / "checkpoints/latest.pt")
+    assert meta["step"] == steps and (meta["loader"]["epoch"], meta["loader"]["batch"]) == (1, 2)

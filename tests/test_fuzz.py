@@ -45,7 +45,7 @@ def test_mutated_inputs_fail_cleanly_or_work(kind, examples, inputs, tmp_path_fa
         fuzz.LAST_CHILD["peak_mb"] = 0.0
         outcome, message = fuzz_targets.example(kind, inputs, folder, params)
         seen.append(outcome)
-        assert outcome in ("ok", "refused"), (kind, params, fuzz_targets.LAST["what"], outcome, message)
+        assert outcome in ("ok", "refused"), (kind, params, fuzz_commands.LAST["what"], outcome, message)
         assert not fuzz.MEMORY.search(message) and fuzz.LAST_CHILD["peak_mb"] < fuzz.OVER_MB, (kind, params, message)
 
     check()

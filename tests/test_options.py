@@ -114,7 +114,7 @@ def test_zero_never_means_the_default_in_the_python_api():
     """`epochs=0` once trained the dataset's 120 epochs and `max_steps=0` was ignored: both are refused now, and
     None (absent) is what means "the default"."""
     must = {"data": "d", "benchmark": "b"}
-    for cls, extra in ((configs.LinearConfig, {}), (configs.PretrainConfig, {}), (configs.SemiConfig, {"percent": 5}),
+    for cls, extra in ((configs.LinearConfig, {}), (configs.PretrainConfig, {}), (configs.FinetuneConfig, {"percent": 5}),
                        (configs.FinetuneConfig, {}), (configs.KnnConfig, {})):
         cls(**must, **extra)                                             # every default is in range
         for f in fields(cls):
@@ -124,11 +124,18 @@ def test_zero_never_means_the_default_in_the_python_api():
             with pytest.raises(ValueError, match=f"^--{f.metadata['flag'] or f.name.replace('_', '-')}: -"):
                 cls(**must, **extra, **{f.name: -4})
     for cls, name in ((configs.LinearConfig, "epochs"), (configs.PretrainConfig, "epochs"),
-                      (configs.PretrainConfig, "max_steps"), (configs.SemiConfig, "epochs"), (configs.KnnConfig, "k")):
-        extra = {"percent": 5} if cls is configs.SemiConfig else {}
+                      (configs.PretrainConfig, "max_steps"), (configs.FinetuneConfig, "epochs"), (configs.KnnConfig, "k")):
+        extra = {"percent": 5} if cls is configs.FinetuneConfig else {}
         with pytest.raises(ValueError, match=f"^--{name.replace('_', '-')}: 0 is not a whole number from 1 to"):
             cls(**must, **extra, **{name: 0})
     assert configs.LinearConfig(**must, epochs=None).epochs is None
+    assert configs.semi_config(**must, percent=5).epochs == configs.SEMI_RECIPE["epochs"]   # the semi recipe: in range
+    with pytest.raises(ValueError, match="^--epochs: 0 is not a whole number from 1 to"):
+        configs.semi_config(**must, percent=5, epochs=0)
+    with pytest.raises(ValueError, match="^--percent: 4 is not one of 1, 5, 10"):
+        configs.semi_config(**must, percent=4)
+    with pytest.raises(ValueError, match="^--validation: a semi-supervised run scores on the test split"):
+        configs.FinetuneConfig(**must, percent=5, validation=True)
     with pytest.raises(ValueError, match=r"^--time-budget-min: 0\.0 is not a number > 0"):
         configs.PretrainConfig(**must, time_budget_s=0)
     with pytest.raises(ValueError, match=r"^--time-budget-min: -1\.0 is not"):        # shown in the option's unit
@@ -164,7 +171,7 @@ def test_every_numeric_option_has_its_range_in_one_place():
     from gltr.analysis.show import MAX_FRAMES
     numeric = {int, float, int | None, float | None}
     for cls in (configs.AttentionConfig, configs.PretrainConfig, configs.LinearConfig, configs.KnnConfig,
-                configs.SemiConfig, configs.FinetuneConfig, configs.DemoConfig, configs.EvidenceConfig):
+                configs.FinetuneConfig, configs.DemoConfig, configs.EvidenceConfig):
         unbounded = [f.name for f in fields(cls) if f.type in numeric and "bound" not in f.metadata]
         assert unbounded == [], (cls.__name__, unbounded)
 

@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from gltr.cli.main import app
-from gltr.configs import FinetuneConfig, KnnConfig, LinearConfig, PretrainConfig, SemiConfig
+from gltr.configs import FinetuneConfig, KnnConfig, LinearConfig, PretrainConfig, semi_config
 from gltr.model.gltransformer import GLTConfig, GLTransformer
 from gltr.pipeline import sample_lists
 from gltr.pipeline.prepare import prepare
@@ -81,7 +81,7 @@ def pku_results(pku, tmp_path_factory):
            "linear": linear_eval(LinearConfig(data=str(data), benchmark="xsub", checkpoint=ckpt, epochs=3, workers=0))}
     # PKU-MMD's lists come from the raw label and split files (gltr manifests --pkummd2 RAW)
     out["lists"] = sample_lists.generate_pku("pkummd2", raw, data / "manifests" / "semi")   # into the dataset
-    out["semi"] = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, checkpoint=ckpt,
+    out["semi"] = finetune_eval(semi_config(str(data), "xsub", 1, seed=0, checkpoint=ckpt,
                                            epochs=2))
     out["runs"] = [run, scratch_run]
     return out

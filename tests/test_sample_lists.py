@@ -104,10 +104,10 @@ def test_pku_lists_go_into_the_dataset_never_the_package_and_semi_finds_them(pku
     assert len(names) == 3 and sha == index["pkummd2/xsub/1pct_seed0.txt"]["sha256"]
     with pytest.raises(FileNotFoundError, match="gltr manifests --pkummd2 RAW"):
         read_list("pkummd2", "xsub", 1, 0)                            # the package has none
-    from gltr.configs import SemiConfig
+    from gltr.configs import semi_config
     from gltr.train.downstream import random_init_spec
     from gltr.train.finetune import finetune_eval
-    r = finetune_eval(SemiConfig(data=str(data), benchmark="xsub", percent=1, seed=0, epochs=1, batch_size=8,
+    r = finetune_eval(semi_config(str(data), "xsub", 1, seed=0, epochs=1, batch_size=8,
                              out=str(tmp_path / "run"), random_init=random_init_spec(data, "xsub", "tiny", 0)))
     assert r["sample_list_sha256"] == sha and sorted(r["used_samples"]) == names
     res = manifests("--pkummd2", raw, "--data", data)                  # again: our own folder is replaced

@@ -16,17 +16,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from gltr.safety import atomic_file
 from gltr import records
 from gltr.analysis import plots
-from gltr.configs import EvidenceConfig
+from gltr.analysis.report import PAPER, collect, figures as report_figures, markdown
+from gltr.configs import EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, semi_config
+from gltr.safety import atomic_file
 from gltr.train import checkpoint
-from gltr.train.prepared import identity
-from gltr.configs import KnnConfig, LinearConfig, SemiConfig
 from gltr.train.downstream import random_weights_id, result_path
 from gltr.train.evaluate import knn_eval, linear_eval
-from gltr.analysis.report import PAPER, collect, figures as report_figures, markdown
 from gltr.train.finetune import finetune_eval, summarize
+from gltr.train.prepared import PreparedData
 
 ENCODERS = ("pretrained", "random", "handcrafted")
 
@@ -58,7 +57,7 @@ def probe_curve(run: Path, data: str, benchmark: str, out: Path, workers: int, e
     return curve
 
 
-def earlier_result(cfg: SemiConfig) -> dict | None:
+def earlier_result(cfg: FinetuneConfig) -> dict | None:
     """The result file of an identical earlier semi run (same config, encoder and dataset), so that an
     interrupted evidence run, or one whose random-init runs were done ahead, resumes instead of redoing."""
     path = result_path("semi", cfg, cfg.seed)
@@ -67,7 +66,7 @@ def earlier_result(cfg: SemiConfig) -> dict | None:
     r = records.read(path, records.EvalResult).model_dump()
     encoder = checkpoint.load_meta(cfg.checkpoint)["weights_sha256"] if cfg.checkpoint else random_weights_id(cfg.random_init)
     same = comparable(r["config"] or {}) == comparable({k: v for k, v in asdict(cfg).items() if k != "random_init"}) \
-        and r["checkpoint_sha256"] == encoder and r["dataset_identity"] == identity(cfg.data)
+        and r["checkpoint_sha256"] == encoder and r["dataset_identity"] == PreparedData.open(cfg.data).identity
     return r if same else None
 
 
@@ -117,7 +116,7 @@ def evidence(cfg: EvidenceConfig, log=print) -> dict:
                 s = dict(src[name])
                 if name == "random":
                     s["random_init"] = {**s["random_init"], "seed": seed}
-                semi = SemiConfig(data=data, benchmark=benchmark, percent=percent, seed=seed, epochs=cfg.semi_epochs,
+                semi = semi_config(data, benchmark, percent, seed=seed, epochs=cfg.semi_epochs,
                                   workers=0, **s)
                 r = earlier_result(semi) or (finetune_eval(semi) if cfg.semi_runs else None)
                 if r is None:

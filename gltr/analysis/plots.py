@@ -14,6 +14,13 @@ def pyplot():
     return plt
 
 
+def save(fig, path: Path, **options) -> None:
+    """fig.savefig(path), written whole or not at all (a temporary file beside it, then renamed)."""
+    from gltr.safety import atomic_file
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix[1:], **options)
+
+
 def encoder_name(encoder: dict) -> str:
     return "intervals {" + ", ".join(str(n) for n in encoder["intervals"]) + "}"
 
@@ -72,7 +79,7 @@ def map_grid(maps: list, path: Path, title: str, xlabel: str, ylabel: str, marks
     bar.ax.tick_params(labelsize=6)
     text = f"{title}. Rows: {ylabel}, columns: {xlabel}."
     fig.suptitle("\n".join(textwrap.wrap(text, width=int(width * 11))), fontsize=9)   # ~11 characters per inch
-    fig.savefig(path, bbox_inches="tight")
+    save(fig, path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -93,7 +100,7 @@ def distance_plot(encoders: list, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save(fig, path)
     plt.close(fig)
     return path
 
@@ -115,7 +122,7 @@ def probe_curve(curve: list, baselines: dict, paper: float | None, path: Path, t
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save(fig, path)
     plt.close(fig)
     return path
 
@@ -135,7 +142,7 @@ def loss_terms(metrics: list, path: Path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # beside, hiding no curve
     fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight")
+    save(fig, path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -173,6 +180,6 @@ def accuracy_bars(groups: list, path: Path, title: str = "evaluations beside the
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight")
+    save(fig, path, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -3,6 +3,7 @@ beside its baselines (random init, hand-crafted features) and the paper, then ev
 from pathlib import Path
 
 from gltr import records
+from gltr.records import result_name
 
 # The paper's Tables 1-3 (linear evaluation and semi-supervised fine-tuning, top-1 %)
 PAPER = {
@@ -45,10 +46,11 @@ def collect(runs: list[Path], stale: list | None = None) -> list[dict]:
                 if stale is not None:
                     stale.append((path, f"its checkpoint {str(ckpt)[:12]} is no longer in {Path(run) / 'checkpoints'}"))
                 continue
-            summary = path.with_name(path.name.rsplit("-seed", 1)[0] + ("-random" if "-random" in path.name else "")
-                                     + ".json")
-            if evaluation in ("semi", "finetune") and r.get("seeds") is None and summary != path and summary.exists():
-                continue                                   # one of several seeds: their summary row covers them
+            if evaluation in ("semi", "finetune") and r.get("seeds") is None:
+                summary = path.with_name(result_name(evaluation, r["benchmark"], r["percent"], r["split"] == "validation",
+                                                     encoder=encoder_of(r)) + ".json")
+                if summary.exists():
+                    continue                               # one of several seeds: their summary row covers them
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gltr.datasets import Variant
-from gltr.analysis.plots import pyplot
+from gltr.analysis.plots import pyplot, save
 
 WHAT = ("joints", "motion")
 FORMATS = (".png", ".gif", ".mp4")
@@ -120,7 +120,7 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
         for ax, t in zip(axes.flat, picks):
             draw_frame(ax, int(t), points, trajectory, present, bones, lims)
         fig.suptitle(title, fontsize=9)
-        fig.savefig(out, dpi=dpi)
+        save(fig, out, dpi=dpi)
         plt.close(fig)
         return out
     from matplotlib import animation

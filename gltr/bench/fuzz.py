@@ -51,6 +51,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gltr.bench import real_default
+from gltr.safety import atomic_file
+
 EXTREMES = [b"1e39", b"-3e38", b"3.4e38", b"nan", b"inf", b"-inf", b"1e-45", b"99999999999999999999", b"-0",
             b"1_000", b"0x10", b"", b"--1", b"1e", b"\xd9\xa0"]
 UNICODE = ["\ufeff", "\u0660", "\x00", "\u202e", "\udcff", "\x1b[2J", "é", "\n\n", "\t"]
@@ -311,7 +314,7 @@ def run(out: Path, real: Path, examples: int = 2500, seed: int = 0, kinds: tuple
     """Per kind: examples, counts per outcome, peak RSS (max, median, over 1 GB), seconds, first failures."""
     import warnings
     import torch
-    from gltr.bench import fuzz_targets
+    from gltr.bench import fuzz_commands, fuzz_targets
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)                  # one core; and forked examples never inherit a busy thread pool
     rng = np.random.default_rng(seed)
@@ -350,11 +353,11 @@ def run(out: Path, real: Path, examples: int = 2500, seed: int = 0, kinds: tuple
                     key = signature(outcome, memory, message)
                     signatures[key] = signatures.get(key, 0) + 1
                     if signatures[key] == 1 and len(failures) < MAX_FAILURES:
-                        failures.append({"kind": kind, "params": list(params), "what": fuzz_targets.LAST["what"],
+                        failures.append({"kind": kind, "params": list(params), "what": fuzz_commands.LAST["what"],
                                          "outcome": outcome + (" (memory)" if memory else ""), "message": message,
                                          "peak_mb": round(peak, 1)})
                 if kind == "options":                                 # the grid's verdicts, option by option
-                    command, option, value = fuzz_targets.OPTION_GRID[params[0]]
+                    command, option, value = fuzz_commands.OPTION_GRID[params[0]]
                     extra.setdefault(f"{command} {option}", {})[value] = outcome
             entry = {**counts, "peak_rss_mb": {"max": round(max(peaks), 1), "median": round(float(np.median(peaks)), 1)},
                      "seconds": round(time.perf_counter() - t0, 1), "distinct_failures": len(signatures),
@@ -377,18 +380,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench"))
     parser.add_argument("--examples", type=int, default=2500, help="the scale: each kind runs WEIGHTS[kind] x this")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--real", type=Path, default=os.environ.get("GLTR_REAL_DATA"),
-                        help="the real-data folder (shared/data) whose files seed the mutations [default: $GLTR_REAL_DATA]")
+    parser.add_argument("--real", type=Path, default=real_default(),
+                        help="the real-data folder (shared/data) whose files seed the mutations (synthetic ones "
+                             "without it) [default: $GLTR_REAL_DATA, else ../shared/data]")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ", ".join(KINDS))
     args = parser.parse_args()
     kinds = tuple(k for k in args.kinds.split(",") if k)
     if unknown := set(kinds) - set(KINDS):
         parser.error(f"unknown kind(s): {', '.join(sorted(unknown))}")
-    if args.real is None or not Path(args.real).is_dir():
-        parser.error(f"--real: {args.real} is not a folder (give --real DIR or set GLTR_REAL_DATA)")
-    result = run(args.out, Path(args.real), args.examples, args.seed, kinds)
+    result = run(args.out, args.real, args.examples, args.seed, kinds)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fuzz.json").write_text(json.dumps(result, indent=1) + "\n")
+    with atomic_file(args.out / "fuzz.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result["total"]), "->", args.out / "fuzz.json")
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from gltr.bench.fuzz import ADVERSARIAL, OPS, bounded, mutate
-from gltr.bench.fuzz_commands import (CHECKPOINT_GRID, LAST, OPTION_GRID, cli_ok, example_checkpoint,  # noqa: F401
-                                     example_eval_json, example_options, example_prepare_json)
+from gltr.bench.fuzz_commands import (CHECKPOINT_GRID, LAST, OPTION_GRID, cli_ok, example_checkpoint, example_eval_json,
+                                     example_options, example_prepare_json)
 
 MAX_INSTANCES = 16                   # PKU-MMD instances read per example
 

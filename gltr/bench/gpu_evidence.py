@@ -32,6 +32,8 @@ import torch
 
 from gltr.bench.gpu_training import PAPER_POLICY, training
 from gltr.model.gltransformer import GLTransformer, forward_gflops, ntu, tiny
+from gltr.bench import real_default
+from gltr.safety import atomic_file
 
 BF16_PEAK_TFLOPS = 790.0          # H200 dense bf16 matrix rate measured on this workplace's machines
 NTU60_XSUB_TRAIN = 40_091
@@ -219,7 +221,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4, help="NW-UCLA pretraining lr")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, any machine (< 3 minutes on CPU)")
     parser.add_argument("--make-inputs", action="store_true", help="write --inputs from --real and --data, then stop")
-    parser.add_argument("--real", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--real", type=Path, default=real_default())
     parser.add_argument("--data", type=Path, default=Path("data/nwucla"), help="prepared NW-UCLA (for --make-inputs)")
     parser.add_argument("--training-deadline-s", type=float, default=320, help="wall limit of the training section")
     args = parser.parse_args()
@@ -249,7 +251,8 @@ def main() -> None:
             traceback.print_exc()
             result[name] = {"error": f"{type(e).__name__}: {e}"}
         result[name]["section_s"] = round(time.perf_counter() - start, 1)
-        path.write_text(json.dumps(result, indent=1, default=float) + "\n")     # after every section
+        with atomic_file(path) as tmp:                                           # after every section
+            tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
         print(json.dumps(result[name], indent=1, default=float), flush=True)
     print(f"wrote {path}")
 

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 from gltr import records
+from gltr.bench import real_default
+from gltr.safety import atomic_file
 
 GB = 1 << 30
 SHARE_OF_REAL = {"prepare": 0.08, "ctrgcn": 0.2}    # GB written per 1,000 samples (full-size runs, 2026-12)
@@ -162,14 +164,15 @@ def run(out: Path, real: Path, work: Path, limit: int | None, log=print) -> dict
     shutil.rmtree(exports)
     result["total_s"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    with atomic_file(out / "scale.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench"))
-    parser.add_argument("--real", type=Path, default=Path(os.environ.get("GLTR_REAL_DATA", "../shared/data")))
+    parser.add_argument("--real", type=Path, default=real_default())
     parser.add_argument("--work", type=Path, default=Path("bench/scale_work"))
     parser.add_argument("--names", type=int, default=None, help="only the first N names (a quick run)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (raw tree and dataset)")

@@ -80,12 +80,23 @@ def given(**options) -> dict:
 
 
 def default_text(owner, name: str) -> str:
-    """'[default: X]' for a help text, read from the owner of the default: a config dataclass or a function."""
-    if hasattr(owner, "__dataclass_fields__"):
+    """'[default: X]' for a help text, read from the owner of the default: a config dataclass, a recipe dict or a
+    function."""
+    if isinstance(owner, dict):
+        value = owner[name]
+    elif hasattr(owner, "__dataclass_fields__"):
         value = owner.__dataclass_fields__[name].default
     else:
         value = signature(owner).parameters[name].default
     return f"[default: {value}]"
+
+
+def dataset_default(field: str) -> str:
+    """'[default: the dataset's: 120 for ntu60, ntu120, ...; 300 for nwucla]' for a help text, from the dataset table."""
+    by = {}
+    for name, info in DATASETS.items():
+        by.setdefault(getattr(info, field), []).append(name)
+    return "[default: the dataset's: " + "; ".join(f"{value} for {', '.join(names)}" for value, names in by.items()) + "]"
 
 
 def fail(message: str, code: int = 2):

@@ -5,14 +5,16 @@ from pathlib import Path
 
 import typer
 
-from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, Features, Preset, Protocol,
-                             RANDOM_INIT_HELP, FinetuneSchedule, ShowWhat, command, default_text, fail, given, print_out, print_err)
+from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OUT_HELP, RANDOM_INIT_HELP, Features,
+                             FinetuneSchedule, Preset, Protocol, ShowWhat, command, dataset_default, default_text, fail,
+                             given, print_err, print_out)
 from gltr.safety import atomic_file
-from gltr.configs import AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, SemiConfig, check_options
+from gltr.configs import (PERCENTS, SEMI_RECIPE, AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig,
+                          check_options, semi_config)
 from gltr.analysis.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
-def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features = Features.encoder):
+def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features | None = None):
     """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out."""
     chosen = [name for name, given in (("--checkpoint", checkpoint is not None), ("--random-init", random_init),
                                        ("--features handcrafted", features == Features.handcrafted)) if given]
@@ -26,7 +28,7 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 @command(compute=True)
 def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            data: str = typer.Option(..., help=DATA_HELP), benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-           epochs: int = typer.Option(None, help="probe epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+           epochs: int = typer.Option(None, help="probe epochs " + dataset_default("probe_epochs")),
            batch_size: int = typer.Option(None, help="probe batch size " + default_text(LinearConfig, "batch_size")),
            lr: float = typer.Option(None, help="Adam learning rate of the linear layer " + default_text(LinearConfig, "lr")),
            seed: int = typer.Option(None, help="seed of the probe's init and batch order " + default_text(LinearConfig, "seed")),
@@ -41,14 +43,15 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
            out: Path = typer.Option(None, help=EVAL_OUT_HELP),
            random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
            preset: Preset = typer.Option(None, help="with --random-init: the model widths [default: the dataset's pretraining preset]"),
-           features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+           features: Features = typer.Option(None, help="handcrafted: the per-joint mean/std baseline "
+                                             + default_text(LinearConfig, "features")),
            validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects (data_manifests/validation/)")):
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.evaluate import linear_eval
     eval_target(checkpoint, random_init, out, features)
-    cfg = LinearConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
-        checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
+    cfg = LinearConfig(data=str(data), benchmark=benchmark, **given(
+        features=features and features.value, checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
         protocol=protocol and protocol.value,
         augment=augment, dropout=dropout, seed=seed, standardize=standardize, validation=validation,
         workers=workers, out=out and str(out)))
@@ -57,8 +60,8 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
     r = linear_eval(cfg)
     best = r["best_epoch_on_test_set"]
     print_out(f"linear {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} ({r['protocol']}, {r['epochs']} epochs): "
-                      f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   [best epoch on the {r['split']} set, not a result: "
-                      f"{best['top1']:.2f} at epoch {best['epoch']}]")
+              f"top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f}   [best epoch on the {r['split']} set, not a result: "
+              f"{best['top1']:.2f} at epoch {best['epoch']}]")
 
 
 @command(compute=True)
@@ -71,14 +74,15 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
         seed: int = typer.Option(None, help="with --random-init: the seed of the random weights "
                                  + default_text(KnnConfig, "seed")),
         preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]"),
-        features: Features = typer.Option(Features.encoder, help="handcrafted: the per-joint mean/std baseline"),
+        features: Features = typer.Option(None, help="handcrafted: the per-joint mean/std baseline "
+                                          + default_text(KnnConfig, "features")),
         validation: bool = typer.Option(None, "--validation", help="score on the held-out training subjects")):
     """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.evaluate import knn_eval
     eval_target(checkpoint, random_init, out, features)
-    cfg = KnnConfig(data=str(data), benchmark=benchmark, features=features.value, **given(
-        checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
+    cfg = KnnConfig(data=str(data), benchmark=benchmark, **given(
+        features=features and features.value, checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
         seed=seed))
     if random_init:
         cfg = replace(cfg, random_init=random_init_spec(data, benchmark, preset and preset.value, cfg.seed))
@@ -90,13 +94,14 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
 @command(compute=True)
 def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
          benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-         percent: int = typer.Option(..., help="1, 5 or 10"),
-         seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
-         epochs: int = typer.Option(None, help="fine-tuning epochs " + default_text(SemiConfig, "epochs")),
-         batch_size: int = typer.Option(None, help="clips per step " + default_text(SemiConfig, "batch_size")),
-         lr: float = typer.Option(None, help="encoder lr " + default_text(SemiConfig, "lr")),
-         head_lr: float = typer.Option(None, help="lr of the linear head " + default_text(SemiConfig, "head_lr")),
-         workers: int = typer.Option(None, help="loader processes (0: in the main process) " + default_text(SemiConfig, "workers")),
+         percent: int = typer.Option(..., help="one of " + ", ".join(map(str, PERCENTS))),
+         seed: list[int] = typer.Option(None, help="one or more seeds (repeat the option); several give mean "
+                                            "± std " + default_text(FinetuneConfig, "seed")),
+         epochs: int = typer.Option(None, help="fine-tuning epochs " + default_text(SEMI_RECIPE, "epochs")),
+         batch_size: int = typer.Option(None, help="clips per step " + default_text(SEMI_RECIPE, "batch_size")),
+         lr: float = typer.Option(None, help="encoder lr " + default_text(SEMI_RECIPE, "lr")),
+         head_lr: float = typer.Option(None, help="lr of the linear head " + default_text(SEMI_RECIPE, "head_lr")),
+         workers: int = typer.Option(None, help="loader processes (0: in the main process) " + default_text(FinetuneConfig, "workers")),
          out: Path = typer.Option(None, help=EVAL_OUT_HELP),
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
@@ -104,27 +109,28 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
     from gltr.train.downstream import random_init_spec
     from gltr.train.finetune import finetune_eval, summarize
     eval_target(checkpoint, random_init, out)
-    cfgs = [SemiConfig(data=str(data), benchmark=benchmark, percent=percent, seed=s, **given(   # all checked first
+    cfgs = [semi_config(str(data), benchmark, percent, seed=s, **given(   # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
         workers=workers, out=out and str(out),
         random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
-        for s in seed]
+        for s in seed or [FinetuneConfig.seed]]
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)
         print_out(f"semi {percent}% seed {cfg.seed}: top-1 {r['top1']:.2f}  top-5 {r['top5']:.2f} "
-                          f"({r['train_samples']} labelled samples)")
+                  f"({r['train_samples']} labelled samples)")
         results.append(r)
     if len(results) > 1:
         m = summarize(results, cfg)
         print_out(f"semi {percent}% over seeds {m['seeds']}: top-1 {m['top1']:.2f} ± {m['top1_std']:.2f}  "
-                          f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
+                  f"top-5 {m['top5']:.2f} ± {m['top5_std']:.2f}")
 
 
 @command(compute=True)
 def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-             seed: list[int] = typer.Option([0], help="one or more seeds (repeat the option); several give mean ± std"),
+             seed: list[int] = typer.Option(None, help="one or more seeds (repeat the option); several give mean "
+                                            "± std " + default_text(FinetuneConfig, "seed")),
              epochs: int = typer.Option(None, help="fine-tuning epochs " + default_text(FinetuneConfig, "epochs")),
              batch_size: int = typer.Option(None, help="clips per step " + default_text(FinetuneConfig, "batch_size")),
              lr: float = typer.Option(None, help="AdamW lr of the top block " + default_text(FinetuneConfig, "lr")),
@@ -155,12 +161,12 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
         layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
         out=out and str(out), validation=validation,
         random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
-        for s in seed]
+        for s in seed or [FinetuneConfig.seed]]
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)
         print_out(f"finetune {r['dataset']}/{benchmark} {r['encoder']} on {r['split']} seed {cfg.seed}: top-1 {r['top1']:.2f}  "
-            f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
+                  f"top-5 {r['top5']:.2f} ({r['train_samples']} labelled samples, {cfg.epochs} epochs, final epoch)")
         results.append(r)
     if len(results) > 1:
         m = summarize(results, cfg)
@@ -213,11 +219,11 @@ def evidence(data: Path = typer.Option(..., help="prepared dataset the run was p
         for kind in ("linear", "knn"):
             r = summary[split][kind]
             print_out(f"{split} {kind}: pretrained {r['pretrained']:.1f}  random {r['random']:.1f}  "
-                              f"hand-crafted {r['handcrafted']:.1f}")
+                      f"hand-crafted {r['handcrafted']:.1f}")
     if cfg.semi_seeds:
         print_out(semi_text(summary))
     print_out(f"-> {out / 'evidence.json'}, {out / 'report.md'}, {out / 'probe_curve.png'}, "
-                      f"{out / 'accuracy.png'}")
+              f"{out / 'accuracy.png'}")
 
 
 @command(compute=True)
@@ -238,7 +244,7 @@ def attention(checkpoints: list[Path] = typer.Option(..., "--checkpoint", help="
     summary = analyse(cfg, log=lambda line: print_err(line))
     for e in summary["encoders"]:
         print_out(f"{e['checkpoint']} (intervals {e['intervals']}): mean attended frame distance "
-                          f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
+                  f"{sum(map(sum, e['mean_distance'])) / sum(map(len, e['mean_distance'])):.2f} frames")
     print_out(f"-> {Path(cfg.out) / 'attention.json'}, " + ", ".join(summary["figures"]))
 
 

@@ -32,11 +32,11 @@ def demo(out: Path = typer.Option(None, help="folder for everything the demo wri
     print_out(result["table"], end="")
     p, r, h = result["pretrained_top1"], result["random_top1"], result["handcrafted_top1"]
     print_out(f"pretrained encoder: top-1 {p:.1f}%   random encoder: {r:.1f}%   hand-crafted features: {h:.1f}%   "
-                      f"(chance {100 / classes:.1f}%)")
+              f"(chance {100 / classes:.1f}%)")
     verdict = (f"MPDP pretraining beats the random encoder by {p - r:.1f} points" if p >= r + 5 else
                f"at this miniature size MPDP pretraining does not beat the random encoder ({p:.1f} vs {r:.1f})")
     print_out(f"The synthetic classes differ only in how the limbs move, never in a pose; {verdict}. "
-                      "For the real-data comparison see docs/results.md, 'Real-data evidence' (make evidence).")
+              "For the real-data comparison see docs/results.md, 'Real-data evidence' (make evidence).")
     print_out(f"table: {out / 'results.md'}; figures: " + ", ".join(map(str, result["figures"])))
 
 

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import typer
 
-from gltr.cli.common import (BENCHMARK_HELP, DATA_HELP, PosInit, Precision, Preset, Schedule, command, default_text, fail,
-                             given, STDOUT, print_out)
+from gltr.cli.common import (BENCHMARK_HELP, DATA_HELP, STDOUT, PosInit, Precision, Preset, Schedule, command,
+                             dataset_default, default_text, fail, given, print_out)
 from gltr.configs import PretrainConfig, check_options
+from gltr.datasets import INTERVALS
 
 
 @command()
@@ -26,17 +27,18 @@ def model(preset: Preset = typer.Option(Preset.ntu, help="model widths and depth
         STDOUT.print_json(json.dumps(info))
         return
     print_out(f"preset {preset.value}: encoder {info['encoder']:,} parameters, heads {info['heads']:,}, "
-                      f"total {info['total']:,}; encoder forward {info['forward_gflops_per_sequence']:.1f} GFLOPs "
-                      f"per sequence of {frames} frames")
+              f"total {info['total']:,}; encoder forward {info['forward_gflops_per_sequence']:.1f} GFLOPs "
+              f"per sequence of {frames} frames")
 
 
 @command(compute=True)
 def pretrain(data: str = typer.Option(..., help=DATA_HELP),
              benchmark: str = typer.Option(..., help=BENCHMARK_HELP),
-             preset: Preset = typer.Option(None, help="model widths and depth [default: the dataset's, nwucla or ntu]"),
+             preset: Preset = typer.Option(None, help="model widths and depth " + dataset_default("pretrain_preset")),
              pos_init: PosInit = typer.Option(None, help="override the preset's positional-embedding init"),
-             intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 [default: 1,5,10]"),
-             epochs: int = typer.Option(None, help="training epochs [default: the dataset's: 120 NTU, 300 NW-UCLA]"),
+             intervals: str = typer.Option(None, help="MPDP intervals, comma-separated, e.g. 1 or 1,5,10 "
+                                          f"[default: {','.join(map(str, INTERVALS))}]"),
+             epochs: int = typer.Option(None, help="training epochs " + dataset_default("pretrain_epochs")),
              batch_size: int = typer.Option(None, help="clips per step, per process " + default_text(PretrainConfig, "batch_size")),
              lr: float = typer.Option(None, help="AdamW learning rate at epoch 0 " + default_text(PretrainConfig, "lr")),
              weight_decay: float = typer.Option(None, help="AdamW weight decay " + default_text(PretrainConfig, "weight_decay")),
@@ -81,7 +83,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
         time_budget_s=None if time_budget_min is None else time_budget_min * 60, resume=resume, overwrite=overwrite)))
     print_out(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
-                      f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
+              f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
     sizes = summary["checkpoint_bytes"]
     print_out(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
                       + ", ".join(f"{n} {b / 1e6:,.1f} MB" for n, b in sizes.items())

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from gltr import resources
+from gltr.records import result_name
 from gltr.model.gltransformer import GLTConfig, GLTransformer, for_variant
 from gltr.safety import atomic_file, hold_lock
 from gltr.train import checkpoint
@@ -100,19 +101,12 @@ def run_folder(cfg) -> Path:
 
 
 def result_path(evaluation: str, cfg, seed: int | None = None) -> Path:
-    """<run>/eval/<name>.json, every result file's name, made here only:
-    <evaluation>-<benchmark>[-<percent>pct][-val][-reference][-std][-seed<N>][-random|-handcrafted][-k<k>],
-    e.g. linear-view, linear-view-val-std-random, knn-view-handcrafted-k1, semi-view-5pct-seed0,
-    finetune-view-val-seed0-random. Fine-tuning and semi without a `seed`: the seeds' summary."""
-    percent = getattr(cfg, "percent", None)
+    """<run>/eval/<name>.json of an evaluation's config (LinearConfig, KnnConfig, FinetuneConfig): every result file
+    is named by gltr.records.result_name."""
     k = getattr(cfg, "k", None)
-    name = (f"{evaluation}-{cfg.benchmark}" + (f"-{percent}pct" if percent else "")
-            + ("-val" if getattr(cfg, "validation", False) else "")
-            + ("-reference" if getattr(cfg, "protocol", "cached") == "reference" else "")
-            + ("-std" if getattr(cfg, "standardize", False) else "")
-            + (f"-seed{seed}" if seed is not None else "")
-            + {"pretrained": "", "random": "-random", "handcrafted": "-handcrafted"}[encoder_kind(cfg)]
-            + (f"-k{k}" if k is not None and k != type(cfg).k else ""))
+    name = result_name(evaluation, cfg.benchmark, getattr(cfg, "percent", None), getattr(cfg, "validation", False),
+                       getattr(cfg, "protocol", "cached") == "reference", getattr(cfg, "standardize", False), seed,
+                       encoder_kind(cfg), k if k is not None and k != type(cfg).k else None)
     return run_folder(cfg) / "eval" / f"{name}.json"
 
 

@@ -14,7 +14,7 @@ scores on that list: for choosing the recipe without touching the test split.
 
 `gltr semi` is the same fine-tuning on a committed class-balanced 1 / 5 / 10 % list (`percent`; the lists
 in data_manifests/semi/, or DATA/manifests/semi/ for PKU-MMD) with the semi-supervised recipe (the authors
-published none; `SemiConfig`): AdamW, lr 1e-4 for the encoder and 1e-3 for the new head, weight decay 0.01
+published none; `gltr.configs.semi_config`): AdamW, lr 1e-4 for the encoder and 1e-3 for the new head, weight decay 0.01
 on every parameter, constant lr, batch 64, 100 epochs, dropout as in pretraining. The final epoch's top-1 /
 top-5 is the result of both.
 """
@@ -76,7 +76,7 @@ def set_drop_path(model, rate: float) -> None:
 
 
 def fit(model, head, loader: ShardLoader, cfg, device) -> tuple[list[dict], list, set]:
-    """Train encoder + head for cfg.epochs on `loader` with cfg's recipe (FinetuneConfig or SemiConfig);
+    """Train encoder + head for cfg.epochs on `loader` with cfg's recipe (FinetuneConfig's, or semi_config's);
     return the per-epoch {"epoch", "loss"}, this process's RSS (MB) after each epoch and the keys of the
     samples seen."""
     if cfg.drop_path is not None:
@@ -134,9 +134,6 @@ def finetune_eval(cfg: FinetuneConfig) -> dict:
     """`gltr finetune` and `gltr semi`: fine-tune encoder + a new linear head on the training split's labels (with
     `cfg.percent`, only the committed list of that % of them: semi-supervised), score the final epoch on the test
     split (or the validation list); write the result JSON under the run's eval/ folder and return it."""
-    if cfg.percent is not None and cfg.validation:
-        raise ValueError("--validation: semi-supervised runs score on the test split (their lists include "
-                         "validation samples)")
     with eval_lock(cfg):
         _, _, device = init_distributed()
         started = time.perf_counter()

@@ -6,8 +6,8 @@ becomes a path, URL, command, allocation or loop bound) and manifest.parquet's s
     data = PreparedData.open("data/nwucla")           # a local folder, or a URL prefix (http(s)://, pipe:)
     data.index("view", "train")["num_samples"], data.identity, data.names("view", "test")[:3]
 
-Every function below that takes `data` takes a location or an open handle; a handle is passed down, a
-location is opened there.
+Functions that take `data` take a location or an open handle (`PreparedData.open`): a handle is passed down,
+a location is opened there.
 """
 import io
 from pathlib import Path
@@ -94,21 +94,6 @@ class PreparedData:
                 "variant": index.variant, "data": self.location, "url": url}
 
 
-def read_prepare(data) -> records.PrepareReport:
-    """The dataset's prepare.json, validated."""
-    return PreparedData.open(data).report
-
-
-def identity(data) -> str:
-    """The dataset's identity digest (PreparedData.identity)."""
-    return PreparedData.open(data).identity
-
-
 def read_index(data, benchmark: str, split: str) -> dict:
-    """A split's shard index (PreparedData.index)."""
+    """A split's shard index (PreparedData.index) of a location or a handle: the public name (gltr.read_index)."""
     return PreparedData.open(data).index(benchmark, split)
-
-
-def split_names(data, benchmark: str, split: str) -> list[str]:
-    """The sample ids of one benchmark split (PreparedData.names)."""
-    return PreparedData.open(data).names(benchmark, split)

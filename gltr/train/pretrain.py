@@ -4,6 +4,7 @@
     gltr pretrain --data data/ntu120 --benchmark xsub --out runs/ntu120-xsub                     # one GPU, bf16-fp32-input
     torchrun --nproc_per_node 8 -m gltr.cli.main pretrain --data data/ntu120 --benchmark xsub     # 8 GPUs (DDP)
 """
+import functools
 import json
 import shutil
 import time
@@ -170,14 +171,14 @@ def optimizer_step(optimizer, loss: torch.Tensor, lr: float) -> None:
 
 
 @torch.no_grad()
-def culprits(forward, batch: dict, objective_args: tuple, device) -> str:
+def culprits(objective, batch: dict, device) -> str:
     """Which samples of a batch whose loss was not finite make it so, each run alone: 'from sample K' (their keys),
-    or, when every one does, that the weights themselves diverged. `objective_args`: mpdp_objective's after
-    the mask."""
+    or, when every one does, that the weights themselves diverged. `objective(motion, mask)`: the run's
+    mpdp_objective."""
     bad = []
     for i, key in enumerate(batch["key"]):
         motion, mask = batch["motion"][i:i + 1].to(device), batch["mask"][i:i + 1].to(device)   # [1, T, P, K, 3]
-        loss, _ = mpdp_objective(forward, motion, mask, *objective_args)
+        loss, _ = objective(motion, mask)
         if not torch.isfinite(loss):
             bad.append(str(key))
     if len(bad) == len(batch["key"]) > 1:
@@ -272,7 +273,8 @@ def train(cfg: PretrainConfig) -> dict:
         return (cfg.max_steps is not None and step >= cfg.max_steps) or out_of_time
 
     # ------------------------------------------------------------------ the training loop
-    objective_args = (mcfg.intervals, trajectory_tokens, cfg.trajectory_weight_all, precision)
+    objective = functools.partial(mpdp_objective, forward, intervals=mcfg.intervals, trajectory_tokens=trajectory_tokens,
+                                  weight_all=cfg.trajectory_weight_all, precision=precision)     # (motion, mask) -> loss
     model.train()
     stopped = False
     with log:
@@ -282,10 +284,10 @@ def train(cfg: PretrainConfig) -> dict:
                 lr = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay, cfg.warmup_epochs)
                 motion = batch["motion"].to(device, non_blocking=True)       # [B, T, P, K, 3]
                 mask = batch["mask"].to(device, non_blocking=True)           # [B, T]
-                loss, terms = mpdp_objective(forward, motion, mask, *objective_args)
+                loss, terms = objective(motion, mask)
                 if not torch.isfinite(loss):                                 # stop before anything is saved
                     raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
-                                             f"{culprits(forward, batch, objective_args, device)}: training stopped; "
+                                             f"{culprits(objective, batch, device)}: training stopped; "
                                              f"the last checkpoint in {ckpt_dir} is the last good one")
                 optimizer_step(optimizer, loss, lr)
                 step, batch_index = step + 1, batch_index + 1
