@@ -100,6 +100,8 @@ def hold_lock(path: Path, what: str) -> Lock:
 def atomic_file(path: Path):
     """Yield a temporary path beside `path`; on success it is renamed to `path`, on any failure removed."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder {path.parent}")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp

@@ -185,3 +185,25 @@ def test_a_checkpoint_is_one_atomic_commit_and_is_checked_on_load(synth_ntu_prep
     (ckpt / "old.json").unlink()                                       # ... and without that mirror it is refused
     with pytest.raises(FileNotFoundError, match="no meta inside"):
         checkpoint.load(ckpt / "old.pt")
+
+
+def test_resume_is_refused_when_it_could_not_be_exact_or_has_nothing_to_do(synth_ntu_prepared, tmp_path):
+    """A finished run, a --max-steps already reached, or another batch size, seed or lr: refused, the run's files
+    untouched (a finished run once resumed into a NaN final loss that no command could read back)."""
+    from gltr.train.data import LoaderConfig, ShardLoader
+    from gltr.train.pretrain import PretrainConfig, train
+    batches = len(ShardLoader(synth_ntu_prepared, "xsub", "train", LoaderConfig(batch_size=8, workers=0)))
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", batch_size=8, workers=0, lr=1e-3)
+    out = tmp_path / "run"
+    summary = train(PretrainConfig(out=str(out), epochs=2, max_steps=2 * batches, save_every=5, **common))
+    assert not summary["stopped_early"] and summary["steps"] == 2 * batches          # stopped on its last step
+    assert (out / "checkpoints/epoch-0002.pt").is_file()                          # the final epoch's weights too
+    before = (out / "pretrain.json").read_bytes()
+    for extra, why in (({"epochs": 2}, "the run is complete"), ({"epochs": 3, "max_steps": 2 * batches}, "steps already"),
+                       ({"epochs": 3, "batch_size": 4}, "--batch-size 8"), ({"epochs": 3, "seed": 1}, "--seed 0"),
+                       ({"epochs": 3, "lr": 5e-4}, "--lr 0.001")):
+        with pytest.raises(ValueError, match=f"^--resume: .*{re.escape(why)}"):
+            train(PretrainConfig(out=str(out), resume=True, **{**common, **extra}))
+    assert (out / "pretrain.json").read_bytes() == before
+    resumed = train(PretrainConfig(out=str(out), resume=True, epochs=3, **common))      # more epochs: goes on
+    assert resumed["steps"] == 3 * batches and json.loads((out / "pretrain.json").read_text())["final_loss"] > 0

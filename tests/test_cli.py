@@ -130,3 +130,20 @@ def test_the_thread_policy_is_applied_by_the_commands_that_compute_only(synth_nt
     res = runner.invoke(app, ["knn", "--features", "handcrafted", "--data", str(synth_ntu_prepared),
                               "--benchmark", "xsub", "--workers", "0", "--out", str(tmp_path)], env={"GLTR_THREADS": ""})
     assert res.exit_code == 0 and applied == [1, None]       # without: the idle-CPU default
+
+
+def test_seeds_presets_and_lists_are_checked_before_anything_trains(synth_ntu_prepared, tiny_run, tmp_path):
+    from typer.testing import CliRunner
+    from gltr.cli.main import app
+    runner = CliRunner()
+    ckpt = str(tiny_run / "checkpoints/latest.pt")
+    common = ["--data", str(synth_ntu_prepared), "--benchmark", "xsub", "--out", str(tmp_path), "--epochs", "1"]
+    cases = {("finetune", "--checkpoint", ckpt, "--seed", "1", "--seed", "1"): "--seed: 1 given twice",
+             ("linear", "--checkpoint", ckpt, "--preset", "small"): "--preset: only with --random-init",
+             ("semi", "--checkpoint", ckpt, "--percent", "5", "--seed", "0", "--seed", "99"): "seed99"}
+    for args, why in cases.items():
+        res = runner.invoke(app, [*args, *common])
+        assert res.exit_code == 2 and why in res.output, (args, res.output)
+    knn = runner.invoke(app, ["knn", "--checkpoint", ckpt, "--seed", "3", *common[:-2]])
+    assert knn.exit_code == 2 and "--seed: only with --random-init" in knn.output
+    assert not list(tmp_path.glob("eval/*.json"))                          # nothing ran, nothing written

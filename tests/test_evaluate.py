@@ -201,6 +201,11 @@ def test_a_cached_probe_reads_each_of_the_datasets_files_once(synth_ntu_prepared
     dataset_reads = sorted(p for p in reads if p.startswith(str(synth_ntu_prepared)))
     assert dataset_reads == sorted([str(synth_ntu_prepared / "prepare.json"),
                                     str(synth_ntu_prepared / "shards/xsub/train.json")])
+    from gltr.train.prepared import PreparedData
+    handle = PreparedData(synth_ntu_prepared)                  # a handle in place of the location: the same result
+    r = linear_eval(LinearConfig(**{**common, "data": handle}))
+    assert r["config"]["data"] == str(synth_ntu_prepared)
+    assert json.loads((tiny_run / "eval/linear-xsub.json").read_text())["config"]["data"] == str(synth_ntu_prepared)
 
 
 def test_one_function_names_every_result_file_as_before():
@@ -220,3 +225,16 @@ def test_one_function_names_every_result_file_as_before():
              ("finetune", FinetuneConfig("d", "view", out="o"), None, "finetune-view")]
     for evaluation, cfg, seed, name in names:
         assert result_path(evaluation, cfg, seed) == Path("o/eval") / f"{name}.json"
+
+
+def test_a_seeds_summary_hides_only_the_seeds_it_covers(tmp_path):
+    def result(name, **extra):
+        (tmp_path / "eval" / f"{name}.json").write_text(json.dumps({
+            "evaluation": "semi", "dataset": "nwucla", "benchmark": "view", "protocol": "fine-tune on 5%", "top1": 50.0,
+            "percent": 5, "encoder": "random", "random_init": True, **extra}))
+    (tmp_path / "eval").mkdir()
+    result("semi-view-5pct-seed0-random", seed=0)
+    result("semi-view-5pct-seed1-random", seed=1)
+    result("semi-view-5pct-random", seeds=[1], top1_std=0.0)             # a later summary of seed 1 alone
+    assert sorted(r["file"] for r in collect([tmp_path])) == ["semi-view-5pct-random.json",
+                                                               "semi-view-5pct-seed0-random.json"]

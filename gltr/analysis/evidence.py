@@ -13,7 +13,6 @@ beside its baselines, in one summary.
 """
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from gltr import records
@@ -22,7 +21,7 @@ from gltr.analysis.report import PAPER, collect, figures as report_figures, mark
 from gltr.configs import EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, semi_config
 from gltr.safety import atomic_file
 from gltr.train import checkpoint
-from gltr.train.downstream import random_weights_id, result_path
+from gltr.train.downstream import config_record, random_weights_id, result_path
 from gltr.train.evaluate import knn_eval, linear_eval
 from gltr.train.finetune import finetune_eval, summarize
 from gltr.train.prepared import PreparedData
@@ -65,7 +64,7 @@ def earlier_result(cfg: FinetuneConfig) -> dict | None:
         return None
     r = records.read(path, records.EvalResult).model_dump()
     encoder = checkpoint.load_meta(cfg.checkpoint)["weights_sha256"] if cfg.checkpoint else random_weights_id(cfg.random_init)
-    same = comparable(r["config"] or {}) == comparable({k: v for k, v in asdict(cfg).items() if k != "random_init"}) \
+    same = comparable(r["config"] or {}) == comparable(config_record(cfg)) \
         and r["checkpoint_sha256"] == encoder and r["dataset_identity"] == PreparedData.open(cfg.data).identity
     return r if same else None
 

@@ -49,8 +49,10 @@ def collect(runs: list[Path], stale: list | None = None) -> list[dict]:
             if evaluation in ("semi", "finetune") and r.get("seeds") is None:
                 summary = path.with_name(result_name(evaluation, r["benchmark"], r["percent"], r["split"] == "validation",
                                                      encoder=encoder_of(r)) + ".json")
-                if summary.exists():
-                    continue                               # one of several seeds: their summary row covers them
+                covered = summary.exists() and r.get("seed") in (
+                    records.read(summary, records.EvalResult).model_dump().get("seeds") or [])
+                if covered:
+                    continue                               # one of several seeds: their summary row covers it
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
 

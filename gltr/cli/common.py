@@ -140,9 +140,10 @@ NUMPY_WARNINGS = (r"(invalid value|overflow|divide by zero|underflow) encountere
 
 
 def debug_asked() -> bool:
-    """`gltr --debug` or GLTR_DEBUG=1 (not 0): read from the command line being run, not kept in a global."""
+    """`gltr --debug` or GLTR_DEBUG=1 (not 0, false, no, off): read from the command line being run, not kept in a
+    global."""
     ctx = click_globals.get_current_context(silent=True)
-    return bool(ctx and ctx.find_root().params.get("debug")) or os.environ.get("GLTR_DEBUG", "") not in ("", "0")
+    return bool(ctx and ctx.find_root().params.get("debug")) or os.environ.get("GLTR_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def error_line(e: BaseException) -> tuple[str, int]:

@@ -14,8 +14,13 @@ from gltr.configs import (PERCENTS, SEMI_RECIPE, AttentionConfig, EvidenceConfig
 from gltr.analysis.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
-def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features | None = None):
-    """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out."""
+def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, features: Features | None = None,
+                preset: Preset | None = None, random_seed: int | None = None):
+    """Exactly one of --checkpoint, --random-init, --features handcrafted; the last two need --out; --preset (and
+    kNN's --seed) only with --random-init, where they mean something."""
+    for option, value in (("--preset", preset), ("--seed", random_seed)):
+        if value is not None and not random_init:
+            fail(f"{option}: only with --random-init (it chooses the random encoder)")
     chosen = [name for name, given in (("--checkpoint", checkpoint is not None), ("--random-init", random_init),
                                        ("--features handcrafted", features == Features.handcrafted)) if given]
     if len(chosen) != 1:
@@ -23,6 +28,14 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
              + (f" (got {', '.join(chosen)})" if chosen else ""))
     if checkpoint is None and out is None:
         fail(f"{chosen[0]} needs --out (there is no checkpoint run folder)")
+
+
+def distinct_seeds(seeds: list[int] | None) -> list[int]:
+    """--seed given once or more (none: the config's default), each once."""
+    seeds = seeds or [FinetuneConfig.seed]
+    if len(set(seeds)) != len(seeds):
+        fail(f"--seed: {next(s for s in seeds if seeds.count(s) > 1)} given twice (each seed is one run)")
+    return seeds
 
 
 @command(compute=True)
@@ -49,7 +62,7 @@ def linear(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP),
     """Linear evaluation: frozen encoder, mean-pooled features, one linear layer (Adam)."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.evaluate import linear_eval
-    eval_target(checkpoint, random_init, out, features)
+    eval_target(checkpoint, random_init, out, features, preset)
     cfg = LinearConfig(data=str(data), benchmark=benchmark, **given(
         features=features and features.value, checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr,
         protocol=protocol and protocol.value,
@@ -80,7 +93,7 @@ def knn(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str =
     """kNN evaluation (the k nearest by cosine, one vote each, as scikit-learn) on the cached features."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.evaluate import knn_eval
-    eval_target(checkpoint, random_init, out, features)
+    eval_target(checkpoint, random_init, out, features, preset, seed)
     cfg = KnnConfig(data=str(data), benchmark=benchmark, **given(
         features=features and features.value, checkpoint=checkpoint and str(checkpoint), k=k, workers=workers, out=out and str(out), validation=validation,
         seed=seed))
@@ -106,14 +119,20 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
+    from gltr.pipeline.sample_lists import read_list
     from gltr.train.downstream import random_init_spec
+    from gltr.train.prepared import read_index
     from gltr.train.finetune import finetune_eval, summarize
-    eval_target(checkpoint, random_init, out)
+    eval_target(checkpoint, random_init, out, preset=preset)
+    seeds = distinct_seeds(seed)
     cfgs = [semi_config(str(data), benchmark, percent, seed=s, **given(   # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
         workers=workers, out=out and str(out),
         random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
-        for s in seed or [FinetuneConfig.seed]]
+        for s in seeds]
+    dataset = read_index(data, benchmark, "train")["dataset"]
+    for s in seeds:                                             # every seed's list is there before any seed trains
+        read_list(dataset, benchmark, percent, s, data)
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)
@@ -154,14 +173,15 @@ def finetune(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: 
     """Fine-tuning: the whole encoder and a linear head on 100 % of the training labels (or from scratch)."""
     from gltr.train.downstream import random_init_spec
     from gltr.train.finetune import finetune_eval, summarize
-    eval_target(checkpoint, random_init, out)
+    eval_target(checkpoint, random_init, out, preset=preset)
+    seeds = distinct_seeds(seed)
     cfgs = [FinetuneConfig(data=str(data), benchmark=benchmark, seed=s, **given(                # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule and schedule.value,
         layer_decay=layer_decay, label_smoothing=label_smoothing, drop_path=drop_path, workers=workers,
         out=out and str(out), validation=validation,
         random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
-        for s in seed or [FinetuneConfig.seed]]
+        for s in seeds]
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)

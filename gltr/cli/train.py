@@ -83,7 +83,7 @@ def pretrain(data: str = typer.Option(..., help=DATA_HELP),
         augment=augment, workers=workers, seed=seed, save_every=save_every, max_steps=max_steps,
         time_budget_s=None if time_budget_min is None else time_budget_min * 60, resume=resume, overwrite=overwrite)))
     print_out(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss "
-              f"{summary['final_loss']:.4f} -> {summary['checkpoint']}")
+              + ("none" if summary["final_loss"] is None else f"{summary['final_loss']:.4f}") + f" -> {summary['checkpoint']}")
     sizes = summary["checkpoint_bytes"]
     print_out(f"checkpoints: {len(sizes)} files, {sum(sizes.values()) / 1e6:,.1f} MB ("
                       + ", ".join(f"{n} {b / 1e6:,.1f} MB" for n, b in sizes.items())

@@ -7,6 +7,7 @@ its fit to a dataset, where a result comes from, where it goes, its name, and th
 import hashlib
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -116,6 +117,12 @@ def topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     return (logits.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean().item() * 100
 
 
+def config_record(cfg) -> dict:
+    """A config as a result records it: its fields, `data` as its location (a PreparedData handle too), without
+    the random encoder's spec (its sha is the result's checkpoint_sha256)."""
+    return {**{k: v for k, v in asdict(cfg).items() if k != "random_init"}, "data": str(cfg.data)}
+
+
 def write_result(path: Path, result: dict) -> None:
     """The result as JSON (without a trained `head`), written whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,5 +131,9 @@ def write_result(path: Path, result: dict) -> None:
 
 
 def eval_lock(cfg):
-    """Held while an evaluation writes into a run's eval/ folder (results and feature caches): one at a time."""
-    return hold_lock(run_folder(cfg) / "eval" / ".lock", "evaluation")
+    """Held while an evaluation writes into a run's eval/ folder (results and feature caches): one at a time. A
+    missing checkpoint is refused first, so that no eval/ folder is made for it."""
+    folder = run_folder(cfg)
+    if cfg.checkpoint and not Path(cfg.checkpoint).exists():
+        raise FileNotFoundError(f"--checkpoint: {cfg.checkpoint} not found")
+    return hold_lock(folder / "eval" / ".lock", "evaluation")

@@ -17,7 +17,6 @@ validation list (data_manifests/validation/) and scores on that list: for choosi
 without touching the test split.
 """
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,8 @@ from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_validation
 from gltr.train import checkpoint
 from gltr.train.data import LoaderConfig, ShardLoader
-from gltr.train.downstream import (check_compatible, encoder_kind, eval_lock, load_encoder, provenance, result_path,
-                                   run_folder, topk, write_result)
+from gltr.train.downstream import (check_compatible, config_record, encoder_kind, eval_lock, load_encoder, provenance,
+                                   result_path, run_folder, topk, write_result)
 from gltr.train.prepared import PreparedData
 from gltr.train.dist import init_distributed
 
@@ -220,7 +219,7 @@ def linear_eval(cfg: LinearConfig) -> dict:
             "epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
             "train_samples": len(train["labels"]), "test_samples": len(test["labels"]), "sample_list_sha256": None,
             **provenance(cfg, data, index, meta, started),
-            "history": history, "rss_mb_per_epoch": rss_mb, "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"},
+            "history": history, "rss_mb_per_epoch": rss_mb, "config": config_record(cfg),
         }
         write_result(result_path("linear", cfg), result)
         result["head"] = head

@@ -19,7 +19,6 @@ on every parameter, constant lr, batch 64, 100 epochs, dropout as in pretraining
 top-5 is the result of both.
 """
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +31,8 @@ from gltr.model.gltransformer import pool_valid
 from gltr.pipeline.sample_lists import read_list, read_validation
 from gltr.train.data import LoaderConfig, ShardLoader
 from gltr.train.dist import init_distributed
-from gltr.train.downstream import (check_compatible, encoder_kind, eval_lock, load_encoder, provenance, result_path,
-                                   topk, write_result)
+from gltr.train.downstream import (check_compatible, config_record, encoder_kind, eval_lock, load_encoder, provenance,
+                                   result_path, topk, write_result)
 from gltr.train.prepared import PreparedData
 from gltr.train.schedule import lr_scale
 
@@ -166,7 +165,7 @@ def finetune_eval(cfg: FinetuneConfig) -> dict:
                   "top5": topk(logits, labels, 5), "train_samples": len(used), "test_samples": len(labels),
                   "validation_list_sha256": validation_sha, "sample_list_sha256": list_sha,
                   **provenance(cfg, data, index, meta, started), "history": history, "rss_mb_per_epoch": rss_mb,
-                  "config": {k: v for k, v in asdict(cfg).items() if k != "random_init"}}
+                  "config": config_record(cfg)}
         if cfg.percent is not None:
             result |= {"listed_samples": len(listed), "listed_but_not_prepared": sorted(listed - used),
                        "used_samples": sorted(used)}

@@ -20,7 +20,9 @@ MANIFEST_MAX_BYTES = 1 << 30        # manifest.parquet: ~2 MB for NTU-120
 
 
 class PreparedData:
-    """One prepared dataset (`str()` of it: where it is). Reads are made on first use and kept."""
+    """One prepared dataset (`str()` of it: where it is). Reads are made on first use and kept: a handle is a
+    snapshot, so open a new one after the dataset is prepared again (the shards' sha256 would no longer match the
+    kept indices, and loading fails saying so)."""
 
     def __init__(self, location):
         self.location = str(location)

@@ -6,6 +6,7 @@
 """
 import functools
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -33,6 +34,8 @@ def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+RESUME_SAME = ("batch_size", "seed", "augment", "lr", "lr_decay", "schedule", "warmup_epochs",
+               "trajectory_weight_all")                                 # a resumed run must keep these (batch order, lr)
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "memory.jsonl", "pretrain.json")    # what a pretraining run writes in --out
 EVAL_FILES = ("*.json", "features-*.pt")                                # what evaluations write into <run>/eval
 LOCK = ".lock"                                                          # held by the run writing into --out
@@ -242,6 +245,20 @@ def train(cfg: PretrainConfig) -> dict:
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
             raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
                              f"{meta['world_size']} process(es)): the batch order depends on it")
+        ran = meta.get("run_config") or {}
+        changed = [k for k in RESUME_SAME if k in ran and ran[k] != getattr(cfg, k)]
+        if cfg.schedule == "cosine" and (ran.get("epochs") or variant.info.pretrain_epochs) != epochs:
+            changed.append("epochs")                                     # the cosine's length
+        if changed:
+            raise ValueError("--resume: this run was trained with " + ", ".join(
+                f"--{k.replace('_', '-')} {ran.get(k, '?')}" for k in changed) + ": resume with the same values (the "
+                "batch order and the lr schedule depend on them), or start another run")
+        if meta["loader"]["epoch"] >= epochs:
+            raise ValueError(f"--resume: the run is complete ({meta['loader']['epoch']} epochs): give a larger --epochs "
+                             f"to train on")
+        if cfg.max_steps is not None and meta["step"] >= cfg.max_steps:
+            raise ValueError(f"--resume: the run has taken {meta['step']} steps already: give a larger --max-steps "
+                             f"to train on")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -253,7 +270,7 @@ def train(cfg: PretrainConfig) -> dict:
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     forward = torch.compile(net) if compiled else net
     main = rank == 0
-    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(cfg), "dataset": variant.dataset,
+    base_meta = {"model_config": mcfg.to_dict(), "run_config": {**asdict(cfg), "data": str(cfg.data)}, "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
                  "dataset_identity": dataset_id, "git_commit": checkpoint.git_commit(),
                  "world_size": world, "precision": precision, "precision_why": precision_why,
@@ -304,16 +321,20 @@ def train(cfg: PretrainConfig) -> dict:
             # ---------------------------------------------------------- the epoch's end: checkpoints
             resources.release_memory()
             log.epoch_end(*((epoch, batch_index) if batch_index < len(loader) else (epoch + 1, 0)), device)
-            if stopped:
-                save("latest", epoch, batch_index) if batch_index < len(loader) else save("latest", epoch + 1, 0)
+            if stopped and batch_index < len(loader):                       # mid-epoch: resumes at this batch
+                save("latest", epoch, batch_index)
                 break
             skip = 0
-            if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs:
+            if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs or stopped:
                 save("latest", epoch + 1, 0)
             if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
                 save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
+            if stopped:
+                stopped = epoch + 1 < epochs                                # stopped on the last step: not early
+                break
 
-    summary = {"steps": step, "final_loss": log.last_loss, "wall_s": log.elapsed(),
+    final_loss = log.last_loss if log.last_loss is not None and math.isfinite(log.last_loss) else None
+    summary = {"steps": step, "final_loss": final_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
                "precision_why": precision_why, "compile": compiled, "compile_why": compile_why, "device": str(device),
                "stopped_early": stopped,
