@@ -282,6 +282,6 @@ class EvidenceConfig:
     percents: tuple = bounded((5, 10), Bound(1, 10, choices=PERCENTS), "percent", each=True)
     workers: int = bounded(1, WORKERS)
     probe_epochs: int | None = bounded(None, EPOCHS)   # default: the linear protocol's (300 for NW-UCLA); smaller only in tests
-    semi_epochs: int = bounded(100, EPOCHS)
+    semi_epochs: int = bounded(SEMI_RECIPE["epochs"], EPOCHS)
     semi_runs: bool = True              # False: only gather the identical semi-supervised runs already on disk
     __post_init__ = check_fields

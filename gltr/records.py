@@ -204,6 +204,7 @@ class CheckpointMeta(Record):
     variant: dict | None = None
     epoch: Count = 0
     step: Count = 0
+    epochs_total: Count | None = None       # the run's --epochs, resolved (None: a checkpoint from before 2026-12-05)
     contents: Literal["full", "weights"] = "full"
     loader: LoaderPosition | None = None
     dataset_identity: Sha256 | None = None

@@ -97,12 +97,14 @@ def hold_lock(path: Path, what: str) -> Lock:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path):
-    """Yield a temporary path beside `path`; on success it is renamed to `path`, on any failure removed."""
+def atomic_file(path: Path, suffix: str = ""):
+    """Yield a temporary path beside `path` (ending in `suffix`, for writers that choose a format by it); on success
+    it is renamed to `path`, on any failure removed. A missing folder is refused first (FileNotFoundError naming
+    `path`): nothing is made."""
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: no such folder {path.parent}")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

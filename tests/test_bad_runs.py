@@ -199,7 +199,7 @@ def test_resume_is_refused_when_it_could_not_be_exact_or_has_nothing_to_do(synth
     assert not summary["stopped_early"] and summary["steps"] == 2 * batches          # stopped on its last step
     assert (out / "checkpoints/epoch-0002.pt").is_file()                          # the final epoch's weights too
     before = (out / "pretrain.json").read_bytes()
-    for extra, why in (({"epochs": 2}, "the run is complete"), ({"epochs": 3, "max_steps": 2 * batches}, "steps already"),
+    for extra, why in (({"epochs": 2}, "trained 2 epochs of 2: nothing is left"), ({"epochs": 3, "max_steps": 2 * batches}, "steps already"),
                        ({"epochs": 3, "batch_size": 4}, "--batch-size 8"), ({"epochs": 3, "seed": 1}, "--seed 0"),
                        ({"epochs": 3, "lr": 5e-4}, "--lr 0.001")):
         with pytest.raises(ValueError, match=f"^--resume: .*{re.escape(why)}"):
@@ -207,3 +207,15 @@ def test_resume_is_refused_when_it_could_not_be_exact_or_has_nothing_to_do(synth
     assert (out / "pretrain.json").read_bytes() == before
     resumed = train(PretrainConfig(out=str(out), resume=True, epochs=3, **common))      # more epochs: goes on
     assert resumed["steps"] == 3 * batches and json.loads((out / "pretrain.json").read_text())["final_loss"] > 0
+
+
+def test_a_stop_at_the_end_of_an_earlier_epoch_resumes_at_the_next_one(synth_ntu_prepared, tmp_path):
+    from gltr.train import checkpoint
+    from gltr.train.data import LoaderConfig, ShardLoader
+    from gltr.train.pretrain import PretrainConfig, train
+    batches = len(ShardLoader(synth_ntu_prepared, "xsub", "train", LoaderConfig(batch_size=8, workers=0)))
+    summary = train(PretrainConfig(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", batch_size=8,
+                                   workers=0, out=str(tmp_path), epochs=3, latest_every=5, max_steps=batches))
+    assert summary["stopped_early"] and summary["steps"] == batches
+    meta = checkpoint.load_meta(tmp_path / "checkpoints/latest.pt")
+    assert (meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]) == (1, 0, batches)

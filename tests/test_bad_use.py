@@ -203,3 +203,26 @@ def test_an_installed_wheel_carries_the_manifests(tmp_path):
     where, numbers = result.stdout.splitlines()
     assert where.startswith(str(tmp_path / "site"))                       # the installed copy, not the checkout
     assert numbers == "[1, 2] 535 1980 191"
+
+
+def test_atomic_file_writes_whole_or_leaves_everything_as_it_was(tmp_path):
+    from gltr.safety import atomic_file
+    target = tmp_path / "result.json"
+    target.write_text("old")
+    cases = [(target, None, "new"),                                   # success: replaced
+             (target, RuntimeError("disk full"), "new"),             # a failure in the body: the target as it was
+             (tmp_path / "no/such/folder/x.json", None, None)]       # a missing folder: refused, nothing made
+    for path, error, expected in cases:
+        try:
+            with atomic_file(path, suffix=".json") as tmp:
+                assert tmp.parent == path.parent and tmp.name.endswith(".json") and tmp.name.startswith(".")
+                tmp.write_text("new")
+                if error:
+                    raise error
+        except FileNotFoundError as e:
+            assert expected is None and str(path) in str(e) and not (tmp_path / "no").exists()
+        except RuntimeError:
+            pass
+        if expected is not None:
+            assert path.read_text() == expected
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]      # no temporary file left

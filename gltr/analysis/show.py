@@ -16,6 +16,7 @@ import numpy as np
 
 from gltr.datasets import Variant
 from gltr.analysis.plots import pyplot, save
+from gltr.safety import atomic_file
 
 WHAT = ("joints", "motion")
 FORMATS = (".png", ".gif", ".mp4")
@@ -134,8 +135,9 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
     else:
         plt.close(fig)
         raise RuntimeError("writing .mp4 needs ffmpeg on PATH; write a .gif or a .png contact sheet instead")
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    anim.save(tmp, writer=writer, dpi=dpi)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_file(out, suffix=out.suffix) as tmp:
+            anim.save(tmp, writer=writer, dpi=dpi)
+    finally:
+        plt.close(fig)
     return out

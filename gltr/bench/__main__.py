@@ -1,5 +1,6 @@
 """`make bench` / `python -m gltr.bench --out bench [--real ../shared/data] [--only prepare]`: run the benchmarks,
-write JSON. `--real`: the real-data folder (gltr.bench.real_default); without it, synthetic inputs."""
+write JSON. `--real`: the real-data folder (gltr.bench.real_default); without it, benchmarks fall back to synthetic
+inputs where they can and say "skipped" where they cannot."""
 import argparse
 import json
 from pathlib import Path

@@ -14,6 +14,7 @@ from gltr.model.gltransformer import PRESETS, GLTransformer, for_dataset
 from gltr.pipeline.mpdp import mpdp_labels
 from gltr.train.loss import mpdp_loss
 from gltr.train.precision import autocast_forward
+from gltr.bench import missing
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -76,6 +77,8 @@ def compare(preset: str, data: Path, batch_size: int = 64, device=torch.device("
 
 
 def run(out: Path, real: Path, quick: bool = False) -> dict:
+    if skipped := missing(real / "nw_ucla"):
+        return skipped
     data = out / "nwucla-prepared"
     if not (data / "prepare.json").exists():
         from gltr.pipeline.prepare import prepare

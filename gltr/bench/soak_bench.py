@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gltr.bench import missing
+
 CHILD = """
 import json, sys
 from gltr import resources
@@ -48,6 +50,8 @@ def verdict(curve: list[float], from_epoch: int = 3, tolerance: float = 0.05) ->
 
 
 def run(out: Path, real: Path, quick: bool = False, epochs: int = 10) -> dict:
+    if skipped := missing(real / "nw_ucla"):
+        return skipped
     data = out / "nwucla-prepared"
     if not (data / "prepare.json").exists():
         from gltr.pipeline.prepare import prepare

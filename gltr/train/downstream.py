@@ -7,7 +7,7 @@ its fit to a dataset, where a result comes from, where it goes, its name, and th
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -120,7 +120,7 @@ def topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
 def config_record(cfg) -> dict:
     """A config as a result records it: its fields, `data` as its location (a PreparedData handle too), without
     the random encoder's spec (its sha is the result's checkpoint_sha256)."""
-    return {**{k: v for k, v in asdict(cfg).items() if k != "random_init"}, "data": str(cfg.data)}
+    return {k: v for k, v in asdict(replace(cfg, data=str(cfg.data))).items() if k != "random_init"}
 
 
 def write_result(path: Path, result: dict) -> None:

@@ -34,7 +34,7 @@ def optimizer_for(model, cfg: PretrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-RESUME_SAME = ("batch_size", "seed", "augment", "lr", "lr_decay", "schedule", "warmup_epochs",
+RESUME_SAME = ("batch_size", "seed", "augment", "lr", "lr_decay", "schedule", "warmup_epochs", "weight_decay",
                "trajectory_weight_all")                                 # a resumed run must keep these (batch order, lr)
 RUN_FILES = ("checkpoints", "tb", "metrics.jsonl", "memory.jsonl", "pretrain.json")    # what a pretraining run writes in --out
 EVAL_FILES = ("*.json", "features-*.pt")                                # what evaluations write into <run>/eval
@@ -245,17 +245,18 @@ def train(cfg: PretrainConfig) -> dict:
         if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
             raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
                              f"{meta['world_size']} process(es)): the batch order depends on it")
-        ran = meta.get("run_config") or {}
+        ran = {**(meta.get("run_config") or {}), "epochs": meta.get("epochs_total") or (meta.get("run_config") or {}).get(
+            "epochs") or variant.info.pretrain_epochs}                 # the epochs it ran for, resolved
         changed = [k for k in RESUME_SAME if k in ran and ran[k] != getattr(cfg, k)]
-        if cfg.schedule == "cosine" and (ran.get("epochs") or variant.info.pretrain_epochs) != epochs:
-            changed.append("epochs")                                     # the cosine's length
+        changed += ["epochs"] if cfg.schedule == "cosine" and ran["epochs"] != epochs else []   # the cosine's length
         if changed:
             raise ValueError("--resume: this run was trained with " + ", ".join(
-                f"--{k.replace('_', '-')} {ran.get(k, '?')}" for k in changed) + ": resume with the same values (the "
-                "batch order and the lr schedule depend on them), or start another run")
+                f"--{k.replace('_', '-')} {ran[k]}" for k in changed) + ": resume with the same values (the batch "
+                "order and the lr schedule depend on them), or start another run")
         if meta["loader"]["epoch"] >= epochs:
-            raise ValueError(f"--resume: the run is complete ({meta['loader']['epoch']} epochs): give a larger --epochs "
-                             f"to train on")
+            raise ValueError(f"--resume: the run has trained {meta['loader']['epoch']} epochs of {epochs}: nothing is "
+                             f"left" + (" (its cosine schedule has ended: start another run)" if cfg.schedule == "cosine"
+                                        else "; give a larger --epochs to train on"))
         if cfg.max_steps is not None and meta["step"] >= cfg.max_steps:
             raise ValueError(f"--resume: the run has taken {meta['step']} steps already: give a larger --max-steps "
                              f"to train on")
@@ -270,7 +271,8 @@ def train(cfg: PretrainConfig) -> dict:
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     forward = torch.compile(net) if compiled else net
     main = rank == 0
-    base_meta = {"model_config": mcfg.to_dict(), "run_config": {**asdict(cfg), "data": str(cfg.data)}, "dataset": variant.dataset,
+    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(replace(cfg, data=str(cfg.data))),
+                 "epochs_total": epochs, "dataset": variant.dataset,
                  "benchmark": cfg.benchmark, "variant": variant.to_dict(),
                  "dataset_identity": dataset_id, "git_commit": checkpoint.git_commit(),
                  "world_size": world, "precision": precision, "precision_why": precision_why,
@@ -333,7 +335,7 @@ def train(cfg: PretrainConfig) -> dict:
                 stopped = epoch + 1 < epochs                                # stopped on the last step: not early
                 break
 
-    final_loss = log.last_loss if log.last_loss is not None and math.isfinite(log.last_loss) else None
+    final_loss = log.last_loss if math.isfinite(log.last_loss) else None          # NaN: no step was logged
     summary = {"steps": step, "final_loss": final_loss, "wall_s": log.elapsed(),
                "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
                "precision_why": precision_why, "compile": compiled, "compile_why": compile_why, "device": str(device),
