@@ -163,7 +163,10 @@ class PretrainConfig:
     resume: bool = False
     overwrite: bool = False             # start again in a non-empty --out (its run files are replaced)
     log_every: int = bounded(10, EVERY)
-    __post_init__ = check_fields
+    def __post_init__(self):
+        check_fields(self)
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite: give one (go on with the run, or start it again)")
 
 
 @dataclass
@@ -284,4 +287,9 @@ class EvidenceConfig:
     probe_epochs: int | None = bounded(None, EPOCHS)   # default: the linear protocol's (300 for NW-UCLA); smaller only in tests
     semi_epochs: int = bounded(SEMI_RECIPE["epochs"], EPOCHS)
     semi_runs: bool = True              # False: only gather the identical semi-supervised runs already on disk
-    __post_init__ = check_fields
+
+    def __post_init__(self):
+        check_fields(self)
+        for option, values in (("--semi-seed", self.semi_seeds), ("--percent", self.percents)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{option}: {next(v for v in values if list(values).count(v) > 1)} given twice")

@@ -219,3 +219,17 @@ def test_a_stop_at_the_end_of_an_earlier_epoch_resumes_at_the_next_one(synth_ntu
     assert summary["stopped_early"] and summary["steps"] == batches
     meta = checkpoint.load_meta(tmp_path / "checkpoints/latest.pt")
     assert (meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]) == (1, 0, batches)
+
+
+def test_a_resume_logs_each_step_once(synth_ntu_prepared, tmp_path):
+    """Steps logged after the last checkpoint (an interrupted run with --latest-every > 1) are trained again on
+    resume: their first records go, so metrics.jsonl holds every step once."""
+    from gltr.train.pretrain import PretrainConfig, train
+    common = dict(data=str(synth_ntu_prepared), benchmark="xsub", preset="tiny", batch_size=8, workers=0, epochs=2,
+                  log_every=1, out=str(tmp_path))
+    train(PretrainConfig(max_steps=2, **common))
+    with open(tmp_path / "metrics.jsonl", "a") as f:                      # as if it ran on past its checkpoint
+        f.write(json.dumps({"step": 3, "epoch": 0, "batch": 3, "loss": 9.0}) + "\n")
+    train(PretrainConfig(max_steps=4, resume=True, **common))
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gltr.train.evaluate import KnnConfig, LinearConfig, knn_eval, knn_predict, linear_eval
-from gltr.analysis.report import collect, markdown
+from gltr.analysis.report import collect, field_table, markdown
 
 
 def test_cached_and_reference_protocols_agree_without_augmentation_and_dropout(synth_ntu_prepared, tiny_run):
@@ -235,6 +235,12 @@ def test_a_seeds_summary_hides_only_the_seeds_it_covers(tmp_path):
     (tmp_path / "eval").mkdir()
     result("semi-view-5pct-seed0-random", seed=0)
     result("semi-view-5pct-seed1-random", seed=1)
-    result("semi-view-5pct-random", seeds=[1], top1_std=0.0)             # a later summary of seed 1 alone
-    assert sorted(r["file"] for r in collect([tmp_path])) == ["semi-view-5pct-random.json",
-                                                               "semi-view-5pct-seed0-random.json"]
+    result("semi-view-5pct-seed2-random", seed=2, top1=60.0)             # run again since the summary was made
+    result("semi-view-5pct-random", seeds=[1, 2], per_seed_top1=[50.0, 50.0], top1_std=0.0)
+    rows = collect([tmp_path])
+    assert sorted(r["file"] for r in rows) == ["semi-view-5pct-random.json", "semi-view-5pct-seed0-random.json",
+                                               "semi-view-5pct-seed2-random.json"]
+    assert "| semi 5 % | – / 50.0 ± 0.0 / – (paper 58.5) |" in field_table(rows)      # the seeds' mean, not one seed
+    from gltr.configs import EvidenceConfig
+    with pytest.raises(ValueError, match="^--semi-seed: 0 given twice"):
+        EvidenceConfig(data="d", run="r", semi_seeds=(0, 0))

@@ -11,6 +11,7 @@ beside its baselines, in one summary.
 4. <out>/evidence.json (the summary), <out>/report.md, <out>/probe_curve.png, <out>/accuracy.png,
    <out>/loss-<run>.png.
 """
+import itertools
 import json
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from gltr import records
 from gltr.analysis import plots
 from gltr.analysis.report import PAPER, collect, figures as report_figures, markdown
 from gltr.configs import EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, semi_config
+from gltr.datasets import DATASETS
+from gltr.pipeline.sample_lists import read_list
 from gltr.safety import atomic_file
 from gltr.train import checkpoint
 from gltr.train.downstream import config_record, random_weights_id, result_path
@@ -80,8 +83,15 @@ def evidence(cfg: EvidenceConfig, log=print) -> dict:
     data, run, out, benchmark, workers = cfg.data, Path(cfg.run), Path(cfg.out), cfg.benchmark, cfg.workers
     pretrain = records.read(run / "pretrain.json", records.PretrainRecord).model_dump(by_alias=True)
     src = sources(run, out, pretrain["model_config"])
-    summary = {"dataset": pretrain["dataset"], "benchmark": benchmark, "run": str(run),
-               "recipe": {k: pretrain["run_config"].get(k, default) for k, default in RECIPE.items()},
+    if cfg.semi_runs:                               # every semi-supervised list there before hours of probes
+        dataset = PreparedData.open(data).index(benchmark, "train")["dataset"]
+        for percent, seed in itertools.product(cfg.percents, cfg.semi_seeds):
+            read_list(dataset, benchmark, percent, seed, str(data))
+    recipe = {k: pretrain["run_config"].get(k, default) for k, default in RECIPE.items()}
+    info = DATASETS[pretrain["dataset"]]                                   # what None (the dataset's default) meant
+    recipe |= {"preset": recipe["preset"] or info.pretrain_preset,
+               "epochs": pretrain.get("epochs_total") or recipe["epochs"] or info.pretrain_epochs}
+    summary = {"dataset": pretrain["dataset"], "benchmark": benchmark, "run": str(run), "recipe": recipe,
                "model_config": pretrain["model_config"], "pretrain_minutes": round(pretrain["wall_s"] / 60, 1),
                "pretrain_steps": pretrain["steps"], "final_loss": pretrain["final_loss"],
                "pretrain_commit": pretrain["git_commit"], "commit": checkpoint.git_commit()}

@@ -49,12 +49,18 @@ def collect(runs: list[Path], stale: list | None = None) -> list[dict]:
             if evaluation in ("semi", "finetune") and r.get("seeds") is None:
                 summary = path.with_name(result_name(evaluation, r["benchmark"], r["percent"], r["split"] == "validation",
                                                      encoder=encoder_of(r)) + ".json")
-                covered = summary.exists() and r.get("seed") in (
-                    records.read(summary, records.EvalResult).model_dump().get("seeds") or [])
+                covered = summary.exists() and summarizes(records.read(summary, records.EvalResult).model_dump(), r)
                 if covered:
                     continue                               # one of several seeds: their summary row covers it
             rows.append({"run": str(run), "file": path.name, "kind": kind, **r})
     return rows
+
+
+def summarizes(summary: dict, r: dict) -> bool:
+    """True if a seeds' summary was made from this per-seed result (its seed, with this top-1): a result of the
+    same seed run again since is not hidden behind an older summary."""
+    seeds, top1 = summary.get("seeds") or [], summary.get("per_seed_top1") or []
+    return r.get("seed") in seeds and len(top1) == len(seeds) and top1[seeds.index(r["seed"])] == r["top1"]
 
 
 def field_protocol(r: dict) -> str:
@@ -84,7 +90,9 @@ def field_table(rows: list[dict], paper: bool = True) -> str:
         if column not in columns:
             columns.append(column)
         kinds[protocol] = None if r.get("transfer") else r["kind"]     # a transfer row has no published figure here
-        cells.setdefault(protocol, {}).setdefault(column, {}).setdefault(encoder_of(r), top1_text(r))
+        cell = cells.setdefault(protocol, {}).setdefault(column, {})
+        if encoder_of(r) not in cell or r.get("seeds"):                 # a seeds' mean over a single seed
+            cell[encoder_of(r)] = top1_text(r)
     if not cells:
         return ""
     protocols = sorted(cells, key=lambda p: (next(i for i, o in enumerate(ORDER + ("",)) if p.startswith(o)), p))

@@ -87,11 +87,27 @@ def memory(device) -> dict:
     return out
 
 
+def trim_lines(path: Path, keep) -> None:
+    """Keep the JSON lines of `path` whose record `keep` accepts (an unreadable line goes), rewritten whole."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if keep(json.loads(line)):
+                kept.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(kept))
+
+
 class RunLog:
     """Rank 0's record of a run: metrics.jsonl, TensorBoard and the progress bar. `record` runs on every
     rank (it averages the loss over ranks), only rank 0 writes."""
 
-    def __init__(self, out: Path, main: bool, total_steps: int, step: int, epoch: int, earlier_s: float):
+    def __init__(self, out: Path, main: bool, total_steps: int, step: int, epoch: int, earlier_s: float,
+                 batch: int = 0):
         self.main, self.earlier_s, self.started = main, earlier_s, time.perf_counter()
         self.progress = Progress(TextColumn("pretrain e{task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.1f} samples/s"),
@@ -102,6 +118,9 @@ class RunLog:
             out.mkdir(parents=True, exist_ok=True)
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(out / "tb")
+            if step:                        # resumed: what was logged past the checkpoint is done again, once
+                trim_lines(out / "metrics.jsonl", lambda r: r["step"] <= step)
+                trim_lines(out / "memory.jsonl", lambda r: (r["epoch"], r["batch"]) <= (epoch, batch))
             self.metrics = open(out / "metrics.jsonl", "a")
             self.memory = open(out / "memory.jsonl", "a")
 
@@ -220,131 +239,137 @@ def train(cfg: PretrainConfig) -> dict:
 
     check_run_folder(out, cfg.resume, cfg.overwrite, remove=False)        # refused before anything is made
     lock = hold_lock(out / LOCK, "pretrain") if rank == 0 else None     # one run writes into --out at a time
-    check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)   # under the lock: its run files are ours
-    prepared = data.report
-    dataset_id = data.identity
-    start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
-    if cfg.resume:
-        state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
-        saved = GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")).to_dict()
-        differ = [k for k, v in mcfg.to_dict().items() if saved[k] != v and k != "init"]   # init: the weights load
-        if differ:
-            raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config than this run asks for "
-                             f"({', '.join(f'{k}: {saved[k]} there, {mcfg.to_dict()[k]} here' for k in differ)}); "
-                             f"use another --out")
-        mcfg = model.cfg = replace(mcfg, init=saved["init"])          # as the run began (a run from before the field)
-        was_id = (("dataset identity", meta["dataset_identity"], dataset_id) if meta["dataset_identity"] else
-                  ("dataset (manifest sha256)", meta["dataset_manifest_sha256"], prepared.files["manifest.parquet"]))
-        for what, was, now in (was_id, ("benchmark", meta.get("benchmark"), cfg.benchmark)):
-            if was != now:
-                raise ValueError(f"--resume: {ckpt_dir / 'latest.pt'} was trained on {what} {str(was)[:16]}, this run "
-                                 f"asks for {str(now)[:16]}: resume on the same --data and --benchmark, or use another --out")
-        if meta.get("precision", precision) != precision:
-            raise ValueError(f"this run was trained in {meta['precision']}; resume with --precision {meta['precision']} "
-                             f"(now: {precision}, {precision_why})")
-        if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
-            raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
-                             f"{meta['world_size']} process(es)): the batch order depends on it")
-        ran = {**(meta.get("run_config") or {}), "epochs": meta.get("epochs_total") or (meta.get("run_config") or {}).get(
-            "epochs") or variant.info.pretrain_epochs}                 # the epochs it ran for, resolved
-        changed = [k for k in RESUME_SAME if k in ran and ran[k] != getattr(cfg, k)]
-        changed += ["epochs"] if cfg.schedule == "cosine" and ran["epochs"] != epochs else []   # the cosine's length
-        if changed:
-            raise ValueError("--resume: this run was trained with " + ", ".join(
-                f"--{k.replace('_', '-')} {ran[k]}" for k in changed) + ": resume with the same values (the batch "
-                "order and the lr schedule depend on them), or start another run")
-        if meta["loader"]["epoch"] >= epochs:
-            raise ValueError(f"--resume: the run has trained {meta['loader']['epoch']} epochs of {epochs}: nothing is "
-                             f"left" + (" (its cosine schedule has ended: start another run)" if cfg.schedule == "cosine"
-                                        else "; give a larger --epochs to train on"))
-        if cfg.max_steps is not None and meta["step"] >= cfg.max_steps:
-            raise ValueError(f"--resume: the run has taken {meta['step']} steps already: give a larger --max-steps "
-                             f"to train on")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        start_epoch, skip, step = meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]
-        earlier_s = meta.get("train_s", 0.0)                 # training time of the sessions before this one
+    try:                                                                # released on every way out (a refusal too)
+        check_run_folder(out, cfg.resume, cfg.overwrite, remove=rank == 0)   # under the lock: its run files are ours
+        prepared = data.report
+        dataset_id = data.identity
+        start_epoch, skip, step, earlier_s = 0, 0, 0, 0.0
+        if cfg.resume:
+            state, meta = checkpoint.load(ckpt_dir / "latest.pt", map_location=device, for_resume=True)
+            saved = GLTConfig.from_dict(meta["model_config"], str(ckpt_dir / "latest.pt")).to_dict()
+            differ = [k for k, v in mcfg.to_dict().items() if saved[k] != v and k != "init"]   # init: the weights load
+            if differ:
+                raise ValueError(f"{ckpt_dir / 'latest.pt'} holds a different model config than this run asks for "
+                                 f"({', '.join(f'{k}: {saved[k]} there, {mcfg.to_dict()[k]} here' for k in differ)}); "
+                                 f"use another --out")
+            mcfg = model.cfg = replace(mcfg, init=saved["init"])          # as the run began (a run from before the field)
+            was_id = (("dataset identity", meta["dataset_identity"], dataset_id) if meta["dataset_identity"] else
+                      ("dataset (manifest sha256)", meta["dataset_manifest_sha256"], prepared.files["manifest.parquet"]))
+            for what, was, now in (was_id, ("benchmark", meta.get("benchmark"), cfg.benchmark)):
+                if was != now:
+                    raise ValueError(f"--resume: {ckpt_dir / 'latest.pt'} was trained on {what} {str(was)[:16]}, this "
+                                     f"run asks for {str(now)[:16]}: resume on the same --data and --benchmark, or use "
+                                     f"another --out")
+            if meta.get("precision", precision) != precision:
+                raise ValueError(f"this run was trained in {meta['precision']}; resume with --precision {meta['precision']} "
+                                 f"(now: {precision}, {precision_why})")
+            if meta["loader"]["workers"] != cfg.workers or meta["world_size"] != world:
+                raise ValueError(f"resume with the same loader layout as before (--workers {meta['loader']['workers']}, "
+                                 f"{meta['world_size']} process(es)): the batch order depends on it")
+            ran = dict(meta.get("run_config") or {})
+            ran["epochs"] = meta.get("epochs_total") or ran.get("epochs") or variant.info.pretrain_epochs   # resolved
+            if cfg.epochs is None:
+                epochs = ran["epochs"]                                      # no --epochs: the run's own, not the default
+            changed = [k for k in RESUME_SAME if k in ran and ran[k] != getattr(cfg, k)]
+            changed += ["epochs"] if cfg.schedule == "cosine" and ran["epochs"] != epochs else []   # the cosine's length
+            if changed:
+                raise ValueError("--resume: this run was trained with " + ", ".join(
+                    f"--{k.replace('_', '-')} {ran[k]}" for k in changed) + ": resume with the same values (the batch "
+                    "order and the lr schedule depend on them), or start another run")
+            if meta["loader"]["epoch"] >= epochs:
+                raise ValueError(f"--resume: the run has trained {meta['loader']['epoch']} epochs of {epochs}: nothing is "
+                                 f"left" + (" (its cosine schedule has ended: start another run)" if cfg.schedule == "cosine"
+                                            else "; give a larger --epochs to train on"))
+            if cfg.max_steps is not None and meta["step"] >= cfg.max_steps:
+                raise ValueError(f"--resume: the run has taken {meta['step']} steps already: give a larger --max-steps "
+                                 f"to train on")
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if device.type == "cuda" and state["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            start_epoch, skip, step = meta["loader"]["epoch"], meta["loader"]["batch"], meta["step"]
+            earlier_s = meta.get("train_s", 0.0)                 # training time of the sessions before this one
 
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    forward = torch.compile(net) if compiled else net
-    main = rank == 0
-    base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(replace(cfg, data=str(cfg.data))),
-                 "epochs_total": epochs, "dataset": variant.dataset,
-                 "benchmark": cfg.benchmark, "variant": variant.to_dict(),
-                 "dataset_identity": dataset_id, "git_commit": checkpoint.git_commit(),
-                 "world_size": world, "precision": precision, "precision_why": precision_why,
-                 "compile": compiled, "compile_why": compile_why,
-                 "cpu_policy": resources.policy()}
-    log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s)
+        net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        forward = torch.compile(net) if compiled else net
+        main = rank == 0
+        base_meta = {"model_config": mcfg.to_dict(), "run_config": asdict(replace(cfg, data=str(cfg.data))),
+                     "epochs_total": epochs, "dataset": variant.dataset,
+                     "benchmark": cfg.benchmark, "variant": variant.to_dict(),
+                     "dataset_identity": dataset_id, "git_commit": checkpoint.git_commit(),
+                     "world_size": world, "precision": precision, "precision_why": precision_why,
+                     "compile": compiled, "compile_why": compile_why,
+                     "cpu_policy": resources.policy()}
+        log = RunLog(out, main, epochs * len(loader), step, start_epoch, earlier_s, skip)
 
-    def save(name: str, epoch: int, batch: int) -> None:
-        """latest.pt is full (what --resume needs); epoch-NNNN.pt holds the weights only (what evaluation needs)."""
-        if main:
-            checkpoint.save(ckpt_dir, name, model, optimizer if name == "latest" else None,
-                            {**base_meta, "epoch": epoch, "step": step, "train_s": log.elapsed(),
-                             "loader": {"epoch": epoch, "batch": batch, "workers": cfg.workers}})
+        def save(name: str, epoch: int, batch: int) -> None:
+            """latest.pt is full (what --resume needs); epoch-NNNN.pt holds the weights only (what evaluation needs)."""
+            if main:
+                checkpoint.save(ckpt_dir, name, model, optimizer if name == "latest" else None,
+                                {**base_meta, "epoch": epoch, "step": step, "train_s": log.elapsed(),
+                                 "loader": {"epoch": epoch, "batch": batch, "workers": cfg.workers}})
 
-    def should_stop(step: int) -> bool:                      # every rank stops at the same step
-        out_of_time = cfg.time_budget_s is not None and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
-        return (cfg.max_steps is not None and step >= cfg.max_steps) or out_of_time
+        def should_stop(step: int) -> bool:                      # every rank stops at the same step
+            out_of_time = cfg.time_budget_s is not None and any_rank(log.elapsed() - earlier_s > cfg.time_budget_s, device)
+            return (cfg.max_steps is not None and step >= cfg.max_steps) or out_of_time
 
-    # ------------------------------------------------------------------ the training loop
-    objective = functools.partial(mpdp_objective, forward, intervals=mcfg.intervals, trajectory_tokens=trajectory_tokens,
-                                  weight_all=cfg.trajectory_weight_all, precision=precision)     # (motion, mask) -> loss
-    model.train()
-    stopped = False
-    with log:
-        for epoch in range(start_epoch, epochs):
-            batch_index, window_samples, window_start = skip, 0, time.perf_counter()
-            for batch in loader.epoch(epoch, skip):
-                lr = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay, cfg.warmup_epochs)
-                motion = batch["motion"].to(device, non_blocking=True)       # [B, T, P, K, 3]
-                mask = batch["mask"].to(device, non_blocking=True)           # [B, T]
-                loss, terms = objective(motion, mask)
-                if not torch.isfinite(loss):                                 # stop before anything is saved
-                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
-                                             f"{culprits(objective, batch, device)}: training stopped; "
-                                             f"the last checkpoint in {ckpt_dir} is the last good one")
-                optimizer_step(optimizer, loss, lr)
-                step, batch_index = step + 1, batch_index + 1
-                window_samples += len(motion) * world
-                stopped = should_stop(step)
-                if step % cfg.log_every == 0 or batch_index == len(loader) or stopped:
-                    resources.adjust()                                       # neighbours came or went: re-choose threads
-                    log.record(step, epoch, batch_index, loss, terms, mcfg.intervals, lr,
-                               window_samples / (time.perf_counter() - window_start), device)
-                    window_samples, window_start = 0, time.perf_counter()
-                log.advance(epoch)
-                if stopped:
+        # ------------------------------------------------------------------ the training loop
+        objective = functools.partial(mpdp_objective, forward, intervals=mcfg.intervals, trajectory_tokens=trajectory_tokens,
+                                      weight_all=cfg.trajectory_weight_all, precision=precision)     # (motion, mask) -> loss
+        model.train()
+        stopped = False
+        with log:
+            for epoch in range(start_epoch, epochs):
+                batch_index, window_samples, window_start = skip, 0, time.perf_counter()
+                for batch in loader.epoch(epoch, skip):
+                    lr = pretrain_lr(cfg.lr, step, epoch, len(loader), epochs, cfg.schedule, cfg.lr_decay, cfg.warmup_epochs)
+                    motion = batch["motion"].to(device, non_blocking=True)       # [B, T, P, K, 3]
+                    mask = batch["mask"].to(device, non_blocking=True)           # [B, T]
+                    loss, terms = objective(motion, mask)
+                    if not torch.isfinite(loss):                                 # stop before anything is saved
+                        raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, batch {batch_index}, "
+                                                 f"{culprits(objective, batch, device)}: training stopped; "
+                                                 f"the last checkpoint in {ckpt_dir} is the last good one")
+                    optimizer_step(optimizer, loss, lr)
+                    step, batch_index = step + 1, batch_index + 1
+                    window_samples += len(motion) * world
+                    stopped = should_stop(step)
+                    if step % cfg.log_every == 0 or batch_index == len(loader) or stopped:
+                        resources.adjust()                                       # neighbours came or went: re-choose threads
+                        log.record(step, epoch, batch_index, loss, terms, mcfg.intervals, lr,
+                                   window_samples / (time.perf_counter() - window_start), device)
+                        window_samples, window_start = 0, time.perf_counter()
+                    log.advance(epoch)
+                    if stopped:
+                        break
+                # ---------------------------------------------------------- the epoch's end: checkpoints
+                resources.release_memory()
+                log.epoch_end(*((epoch, batch_index) if batch_index < len(loader) else (epoch + 1, 0)), device)
+                if stopped and batch_index < len(loader):                       # mid-epoch: resumes at this batch
+                    save("latest", epoch, batch_index)
                     break
-            # ---------------------------------------------------------- the epoch's end: checkpoints
-            resources.release_memory()
-            log.epoch_end(*((epoch, batch_index) if batch_index < len(loader) else (epoch + 1, 0)), device)
-            if stopped and batch_index < len(loader):                       # mid-epoch: resumes at this batch
-                save("latest", epoch, batch_index)
-                break
-            skip = 0
-            if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs or stopped:
-                save("latest", epoch + 1, 0)
-            if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
-                save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
-            if stopped:
-                stopped = epoch + 1 < epochs                                # stopped on the last step: not early
-                break
+                skip = 0
+                if (epoch + 1) % cfg.latest_every == 0 or epoch + 1 == epochs or stopped:
+                    save("latest", epoch + 1, 0)
+                if (epoch + 1) % cfg.save_every == 0 or epoch + 1 == epochs:
+                    save(f"epoch-{epoch + 1:04d}", epoch + 1, 0)
+                if stopped:
+                    stopped = epoch + 1 < epochs                                # stopped on the last step: not early
+                    break
 
-    final_loss = log.last_loss if math.isfinite(log.last_loss) else None          # NaN: no step was logged
-    summary = {"steps": step, "final_loss": final_loss, "wall_s": log.elapsed(),
-               "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
-               "precision_why": precision_why, "compile": compiled, "compile_why": compile_why, "device": str(device),
-               "stopped_early": stopped,
-               "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {},
-               "cpu_policy": resources.policy()}                            # at the end: threads re-chosen on the way
-    if main:
-        with atomic_file(out / "pretrain.json") as tmp:
-            tmp.write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
-        lock.release()
+        final_loss = log.last_loss if math.isfinite(log.last_loss) else None          # NaN: no step was logged
+        summary = {"steps": step, "final_loss": final_loss, "wall_s": log.elapsed(),
+                   "checkpoint": str(ckpt_dir / "latest.pt"), "precision": precision,
+                   "precision_why": precision_why, "compile": compiled, "compile_why": compile_why, "device": str(device),
+                   "stopped_early": stopped,
+                   "checkpoint_bytes": {p.name: p.stat().st_size for p in sorted(ckpt_dir.glob("*.pt"))} if main else {},
+                   "cpu_policy": resources.policy()}                            # at the end: threads re-chosen on the way
+        if main:
+            with atomic_file(out / "pretrain.json") as tmp:
+                tmp.write_text(json.dumps({**base_meta, **summary}, indent=1) + "\n")
+    finally:
+        if lock is not None:
+            lock.release()
     finish_distributed()
     return summary
