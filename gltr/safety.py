@@ -99,8 +99,8 @@ def hold_lock(path: Path, what: str) -> Lock:
 @contextlib.contextmanager
 def atomic_file(path: Path, suffix: str = ""):
     """Yield a temporary path beside `path` (ending in `suffix`, for writers that choose a format by it); on success
-    it is renamed to `path`, on any failure removed. A missing folder is refused first (FileNotFoundError naming
-    `path`): nothing is made."""
+    it is renamed to `path`, on any failure removed; an OSError about the temporary names `path`. A missing folder
+    is refused first (FileNotFoundError naming `path`): nothing is made."""
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: no such folder {path.parent}")
@@ -108,6 +108,10 @@ def atomic_file(path: Path, suffix: str = ""):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename not in (str(tmp), tmp):
+            raise
+        raise type(e)(e.errno, e.strerror, str(path)) from None     # named as the user gave it, not the temporary
     finally:
         tmp.unlink(missing_ok=True)
 

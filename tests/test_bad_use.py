@@ -226,3 +226,7 @@ def test_atomic_file_writes_whole_or_leaves_everything_as_it_was(tmp_path):
         if expected is not None:
             assert path.read_text() == expected
         assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]      # no temporary file left
+    with pytest.raises(PermissionError) as caught:                   # an error about the temporary names the target
+        with atomic_file(target) as tmp:
+            raise PermissionError(13, "Permission denied", str(tmp))
+    assert caught.value.filename == str(target) and str(target) in str(caught.value)

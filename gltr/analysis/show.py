@@ -125,18 +125,17 @@ def show(data: Path, sample_id: str, out: Path, what: str = "joints", frames: in
         plt.close(fig)
         return out
     from matplotlib import animation
-    fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
-    anim = animation.FuncAnimation(fig, lambda t: draw_frame(ax, t, points, trajectory, present, bones, lims, title),
-                                   frames=L, interval=1000 / fps)
-    if out.suffix.lower() == ".gif":
+    if out.suffix.lower() == ".gif":                   # the writer first: a refusal leaves no unrendered animation
         writer = animation.PillowWriter(fps=fps)
     elif animation.FFMpegWriter.isAvailable():
         writer = animation.FFMpegWriter(fps=fps)
     else:
-        plt.close(fig)
         raise RuntimeError("writing .mp4 needs ffmpeg on PATH; write a .gif or a .png contact sheet instead")
+    fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     try:
         with atomic_file(out, suffix=out.suffix) as tmp:
+            anim = animation.FuncAnimation(fig, lambda t: draw_frame(ax, t, points, trajectory, present, bones, lims,
+                                                                     title), frames=L, interval=1000 / fps)
             anim.save(tmp, writer=writer, dpi=dpi)
     finally:
         plt.close(fig)
