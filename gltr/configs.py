@@ -101,6 +101,13 @@ def check_fields(cfg) -> None:
             m["bound"].check(option, value, m["per"])
 
 
+def check_distinct(option: str, values) -> None:
+    """ValueError `<option>: <value> given twice` for a repeated value of a repeatable option (each is one run)."""
+    values = list(values)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{option}: {next(v for v in values if values.count(v) > 1)} given twice (each is one run)")
+
+
 # Options whose defaults live in a function's signature, not in a config below: their ranges, by command.
 OPTIONS = {
     "gltr": {"threads": THREADS},
@@ -290,6 +297,5 @@ class EvidenceConfig:
 
     def __post_init__(self):
         check_fields(self)
-        for option, values in (("--semi-seed", self.semi_seeds), ("--percent", self.percents)):
-            if len(set(values)) != len(values):
-                raise ValueError(f"{option}: {next(v for v in values if list(values).count(v) > 1)} given twice")
+        check_distinct("--semi-seed", self.semi_seeds)
+        check_distinct("--percent", self.percents)

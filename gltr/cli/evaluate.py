@@ -10,7 +10,7 @@ from gltr.cli.common import (BENCHMARK_HELP, CHECKPOINT_HELP, DATA_HELP, EVAL_OU
                              given, print_err, print_out)
 from gltr.safety import atomic_file
 from gltr.configs import (PERCENTS, SEMI_RECIPE, AttentionConfig, EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig,
-                          check_options, semi_config)
+                          check_distinct, check_options, semi_config)
 from gltr.analysis.show import MAX_FRAMES, MAX_SIDE, show as render_sample
 
 
@@ -33,8 +33,7 @@ def eval_target(checkpoint: Path | None, random_init: bool, out: Path | None, fe
 def distinct_seeds(seeds: list[int] | None) -> list[int]:
     """--seed given once or more (none: the config's default), each once."""
     seeds = seeds or [FinetuneConfig.seed]
-    if len(set(seeds)) != len(seeds):
-        fail(f"--seed: {next(s for s in seeds if seeds.count(s) > 1)} given twice (each seed is one run)")
+    check_distinct("--seed", seeds)
     return seeds
 
 
