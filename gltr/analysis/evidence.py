@@ -11,7 +11,6 @@ beside its baselines, in one summary.
 4. <out>/evidence.json (the summary), <out>/report.md, <out>/probe_curve.png, <out>/accuracy.png,
    <out>/loss-<run>.png.
 """
-import itertools
 import json
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ from gltr.analysis import plots
 from gltr.analysis.report import PAPER, collect, figures as report_figures, markdown
 from gltr.configs import EvidenceConfig, FinetuneConfig, KnnConfig, LinearConfig, semi_config
 from gltr.datasets import DATASETS
-from gltr.pipeline.sample_lists import read_list
 from gltr.safety import atomic_file
 from gltr.train import checkpoint
 from gltr.train.downstream import config_record, random_weights_id, result_path
 from gltr.train.evaluate import knn_eval, linear_eval
-from gltr.train.finetune import finetune_eval, summarize
+from gltr.train.finetune import check_lists, finetune_eval, summarize
 from gltr.train.prepared import PreparedData
 
 ENCODERS = ("pretrained", "random", "handcrafted")
@@ -80,13 +78,12 @@ def comparable(config: dict) -> dict:
 def evidence(cfg: EvidenceConfig, log=print) -> dict:
     """Run every evaluation of `cfg.run` (see the module docstring); return and write the summary."""
     started = time.perf_counter()
-    data, run, out, benchmark, workers = cfg.data, Path(cfg.run), Path(cfg.out), cfg.benchmark, cfg.workers
+    run, out, benchmark, workers = Path(cfg.run), Path(cfg.out), cfg.benchmark, cfg.workers
+    data = PreparedData.open(cfg.data)                  # read once, for every evaluation below
     pretrain = records.read(run / "pretrain.json", records.PretrainRecord).model_dump(by_alias=True)
     src = sources(run, out, pretrain["model_config"])
     if cfg.semi_runs:                               # every semi-supervised list there before hours of probes
-        dataset = PreparedData.open(data).index(benchmark, "train")["dataset"]
-        for percent, seed in itertools.product(cfg.percents, cfg.semi_seeds):
-            read_list(dataset, benchmark, percent, seed, str(data))
+        check_lists(data, benchmark, cfg.percents, cfg.semi_seeds)
     recipe = {k: pretrain["run_config"].get(k, default) for k, default in RECIPE.items()}
     info = DATASETS[pretrain["dataset"]]                                   # what None (the dataset's default) meant
     recipe |= {"preset": recipe["preset"] or info.pretrain_preset,

@@ -118,20 +118,18 @@ def semi(checkpoint: Path = typer.Option(None, help=CHECKPOINT_HELP), data: str 
          random_init: bool = typer.Option(False, "--random-init", help=RANDOM_INIT_HELP),
          preset: Preset = typer.Option(None, help="with --random-init [default: the dataset's pretraining preset]")):
     """Semi-supervised: fine-tune encoder + linear head on the committed class-balanced sample list."""
-    from gltr.pipeline.sample_lists import read_list
     from gltr.train.downstream import random_init_spec
-    from gltr.train.prepared import read_index
-    from gltr.train.finetune import finetune_eval, summarize
+    from gltr.train.finetune import check_lists, finetune_eval, summarize
+    from gltr.train.prepared import PreparedData
     eval_target(checkpoint, random_init, out, preset=preset)
     seeds = distinct_seeds(seed)
-    cfgs = [semi_config(str(data), benchmark, percent, seed=s, **given(   # all checked first
+    data = PreparedData.open(data)                              # read once for every seed
+    cfgs = [semi_config(data, benchmark, percent, seed=s, **given(   # all checked first
         checkpoint=checkpoint and str(checkpoint), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
         workers=workers, out=out and str(out),
         random_init=random_init_spec(data, benchmark, preset and preset.value, s) if random_init else None))
         for s in seeds]
-    dataset = read_index(data, benchmark, "train")["dataset"]
-    for s in seeds:                                             # every seed's list is there before any seed trains
-        read_list(dataset, benchmark, percent, s, data)
+    check_lists(data, benchmark, [percent], seeds)              # every seed's list is there before any seed trains
     results = []
     for cfg in cfgs:
         r = finetune_eval(cfg)

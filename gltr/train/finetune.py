@@ -173,6 +173,16 @@ def finetune_eval(cfg: FinetuneConfig) -> dict:
         return result
 
 
+def check_lists(data, benchmark: str, percents, seeds) -> None:
+    """Every committed semi-supervised list of these percents and seeds is there (read_list's error if not): checked
+    before any of them trains. `data`: a location or an open PreparedData."""
+    data = PreparedData.open(data)
+    dataset = data.index(benchmark, "train")["dataset"]
+    for percent in percents:
+        for seed in seeds:
+            read_list(dataset, benchmark, percent, seed, data.location)
+
+
 def summarize(results: list[dict], cfg: FinetuneConfig) -> dict:
     """mean +/- std (population over seeds) of top-1 / top-5 and what the runs share, written beside the
     per-seed files of fine-tuning or semi-supervised runs that differ only in `seed`."""
