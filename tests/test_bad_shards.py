@@ -186,3 +186,13 @@ def test_a_benchmark_must_be_one_of_the_datasets_own(synth_ntu_prepared):
         read_index(synth_ntu_prepared, "../../other/shards/xsub", "train")
     with pytest.raises(FileNotFoundError):
         read_index(synth_ntu_prepared, "view", "train")
+
+
+def test_a_prepared_data_handle_checks_every_name_it_is_given(synth_ntu_prepared):
+    from gltr.train.prepared import PreparedData
+    data = PreparedData(synth_ntu_prepared)
+    for benchmark, split in (("xsub", "train\n"), ("xsub", ""), ("../x", "train"), ("xsub\n", "test")):
+        for read in (data.index, data.names):
+            with pytest.raises(ValueError, match="is not a valid (benchmark|split) name"):
+                read(benchmark, split)
+    assert len(data.names("xsub", "train")) == data.index("xsub", "train")["num_samples"]

@@ -65,6 +65,8 @@ class PreparedData:
 
     def names(self, benchmark: str, split: str) -> list[str]:
         """The sample ids of one benchmark split, from manifest.parquet (one bounded read for all splits)."""
+        check_name(benchmark, "benchmark", "--benchmark")
+        check_name(split, "split")
         if benchmark not in self._names:
             import pyarrow.parquet as pq
             manifest = pq.read_table(io.BytesIO(fetch.read(locate(self.location, "manifest.parquet"),
